@@ -1,0 +1,2 @@
+/* mynahd: filled in below. */
+int main(void) { return 0; }

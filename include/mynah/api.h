@@ -1,0 +1,239 @@
+/*
+ * mynah module API: the function table the core hands to every module.
+ *
+ * The table is only ever appended to.  `size` says how much of it this core
+ * fills, so a module built against a newer header can test for a function
+ * with MYNAH_API_HAS(api, field) before calling it.
+ *
+ * Ownership, everywhere below:
+ *  - A function returning `mynah_stanza *` from *_new or *_copy gives the
+ *    caller one reference: pass it on (route/send take it) or unref it.
+ *  - A stanza handed to a hook handler is borrowed for the call; take a
+ *    reference (stanza_ref) to keep it.  Never change a stanza you did not
+ *    create: copy it first (shared stanzas are copy-on-write).
+ *  - Strings returned by accessors are valid as long as the object is.
+ *  - Everything registered through a (module, host) pair -- hooks,
+ *    features, identities, timers, stores, exported APIs -- is undone by the
+ *    core when the module is removed from that host.  host == NULL means
+ *    global (server-wide).
+ */
+#ifndef MYNAH_API_H
+#define MYNAH_API_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "types.h"
+#include "storage.h"
+
+struct mynah_api {
+    uint32_t size;      /* sizeof(struct mynah_api) as the core was built */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* ---- logging ---- */
+    void (*log)(mynah_module *module, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
+
+    /* ---- options (already validated against the module's schema) ----
+     * Host-specific value, else global, else the schema default. */
+    const char *(*option_string)(mynah_module *module, mynah_host *host,
+                                 const char *name);
+    long long (*option_integer)(mynah_module *module, mynah_host *host,
+                                const char *name);
+    double (*option_number)(mynah_module *module, mynah_host *host,
+                            const char *name);
+    int (*option_boolean)(mynah_module *module, mynah_host *host,
+                          const char *name);
+    size_t (*option_array_length)(mynah_module *module, mynah_host *host,
+                                  const char *name);
+    const char *(*option_array_item)(mynah_module *module, mynah_host *host,
+                                     const char *name, size_t index);
+
+    /* ---- hooks ----
+     * Event names follow DESIGN.md: "message/bare", "iq-get/host/<ns>:<name>",
+     * "resource-bind", "stream-features", ...  Returns 0, or -1 on error. */
+    int (*hook)(mynah_module *module, mynah_host *host, const char *event,
+                mynah_hook_fn fn, void *userdata, int priority);
+    int (*unhook)(mynah_module *module, mynah_host *host, const char *event,
+                  mynah_hook_fn fn, void *userdata);
+    /* Fires a (custom) event carrying a stanza on a host; returns the
+     * result of the chain (MYNAH_PASS if nobody handled it). */
+    int (*fire)(mynah_host *host, const char *event, mynah_stanza *stanza,
+                mynah_session *origin);
+    /* Completes a handler that returned MYNAH_ASYNC. */
+    void (*async_done)(mynah_event *event);
+
+    /* ---- what a handler is given ---- */
+    mynah_stanza *(*event_stanza)(mynah_event *event);
+    mynah_session *(*event_origin)(mynah_event *event);
+    mynah_host *(*event_host)(mynah_event *event);
+    const char *(*event_name)(mynah_event *event);
+    /* "stream-features": the <stream:features/> element to add to. */
+    mynah_element *(*event_features)(mynah_event *event);
+    /* Keeps the event (and its stanza and origin) alive past the handler,
+     * for MYNAH_ASYNC handlers. */
+    mynah_event *(*event_ref)(mynah_event *event);
+
+    /* ---- stanzas ---- */
+    mynah_stanza *(*stanza_new)(const char *name, const char *xmlns);
+    mynah_stanza *(*stanza_ref)(mynah_stanza *stanza);
+    void (*stanza_unref)(mynah_stanza *stanza);
+    mynah_stanza *(*stanza_copy)(const mynah_stanza *stanza);
+    mynah_element *(*stanza_root)(mynah_stanza *stanza);
+    /* Serialized XML, malloc'd; the caller frees.  len may be NULL. */
+    char *(*stanza_to_string)(const mynah_stanza *stanza, size_t *len);
+    /* Parses one element from a string (no DOCTYPE, PI or comments). */
+    mynah_stanza *(*stanza_parse)(const char *xml, size_t len);
+    /* A reply/error skeleton with to/from swapped and the same id. */
+    mynah_stanza *(*stanza_reply)(const mynah_stanza *stanza);
+    /* type: "cancel", "modify", "auth", "wait", "continue";
+     * condition: an RFC 6120 §8.3.3 name; text may be NULL. */
+    mynah_stanza *(*stanza_error_reply)(const mynah_stanza *stanza,
+                                        const char *type,
+                                        const char *condition,
+                                        const char *text);
+
+    const char *(*element_name)(const mynah_element *element);
+    const char *(*element_xmlns)(const mynah_element *element);
+    const char *(*element_attr)(const mynah_element *element, const char *name);
+    /* value NULL removes the attribute.  Returns 0 or -1. */
+    int (*element_set_attr)(mynah_element *element, const char *name,
+                            const char *value);
+    /* xmlns NULL inherits the parent's namespace. */
+    mynah_element *(*element_add_child)(mynah_element *parent,
+                                        const char *name, const char *xmlns);
+    int (*element_add_text)(mynah_element *element, const char *text,
+                            size_t len);
+    /* First child element with this name (NULL = any) and namespace
+     * (NULL = the parent's). */
+    mynah_element *(*element_child)(const mynah_element *element,
+                                    const char *name, const char *xmlns);
+    mynah_element *(*element_first_child)(const mynah_element *element);
+    mynah_element *(*element_next_sibling)(const mynah_element *element);
+    /* The element's text nodes joined; "" when none.  Valid until the
+     * stanza changes. */
+    const char *(*element_text)(mynah_element *element);
+    /* Attribute iteration: index from 0; NULL when past the end. */
+    const char *(*element_attr_at)(const mynah_element *element, size_t index,
+                                   const char **value);
+    int (*element_remove)(mynah_element *element);
+    mynah_element *(*element_parent)(const mynah_element *element);
+
+    /* ---- JIDs ---- */
+    /* Parses and prepares; NULL if invalid (the RFC calls it jid-malformed).
+     * The caller owns the result. */
+    mynah_jid *(*jid_new)(const char *text);
+    void (*jid_free)(mynah_jid *jid);
+    /* The prepared forms: "user@host/res", "user@host", and the parts
+     * (NULL when a part is absent). */
+    const char *(*jid_full)(const mynah_jid *jid);
+    const char *(*jid_bare)(const mynah_jid *jid);
+    const char *(*jid_part)(const mynah_jid *jid, enum mynah_jid_part part);
+
+    /* ---- sending ---- */
+    /* Routes a stanza by its 'to' (as if the server sent it).  Takes the
+     * reference.  Returns 0, or -1 if it could not be routed (an error
+     * reply goes back to 'from' where the RFC wants one). */
+    int (*route)(mynah_stanza *stanza);
+    /* Writes a stanza to one session as is, without routing.  Takes the
+     * reference. */
+    int (*session_send)(mynah_session *session, mynah_stanza *stanza);
+    /* Sends an iq get/set and calls back with the reply, or with NULL after
+     * timeout_seconds.  Takes the reference.  The module is kept loaded
+     * until the callback has run. */
+    int (*send_iq)(mynah_module *module, mynah_stanza *iq,
+                   mynah_iq_callback cb, void *userdata,
+                   double timeout_seconds);
+
+    /* ---- discovery ---- */
+    int (*add_feature)(mynah_module *module, mynah_host *host,
+                       const char *var);
+    int (*add_identity)(mynah_module *module, mynah_host *host,
+                        const char *category, const char *type,
+                        const char *name);
+    /* Iteration over what every loaded module registered on a host. */
+    const char *(*host_feature_at)(mynah_host *host, size_t index);
+    int (*host_identity_at)(mynah_host *host, size_t index,
+                            const char **category, const char **type,
+                            const char **name);
+
+    /* ---- timers (seconds; fire once unless the callback re-adds) ---- */
+    mynah_timer *(*timer_add)(mynah_module *module, double seconds,
+                              mynah_timer_fn fn, void *userdata);
+    void (*timer_cancel)(mynah_timer *timer);
+
+    /* ---- storage ---- */
+    mynah_store *(*open_store)(mynah_module *module, mynah_host *host,
+                               const char *name, enum mynah_store_kind kind);
+    void (*keyval_get)(mynah_store *store, const char *user,
+                       mynah_store_value_cb cb, void *userdata);
+    void (*keyval_set)(mynah_store *store, const char *user, const void *data,
+                       size_t len, mynah_store_done_cb cb, void *userdata);
+    void (*map_get)(mynah_store *store, const char *user, const char *key,
+                    mynah_store_value_cb cb, void *userdata);
+    void (*map_set)(mynah_store *store, const char *user, const char *key,
+                    const void *data, size_t len, mynah_store_done_cb cb,
+                    void *userdata);
+    void (*map_list)(mynah_store *store, const char *user,
+                     mynah_map_list_cb cb, void *userdata);
+    void (*archive_append)(mynah_store *store, const char *user,
+                           const mynah_archive_item *item,
+                           mynah_store_id_cb cb, void *userdata);
+    void (*archive_find)(mynah_store *store, const char *user,
+                         const mynah_archive_query *query,
+                         mynah_archive_cb cb, void *userdata);
+    void (*archive_delete)(mynah_store *store, const char *user,
+                           const mynah_archive_query *query,
+                           mynah_store_done_cb cb, void *userdata);
+    /* A storage module registers its driver under a name ("sqlite"). */
+    int (*provide_storage)(mynah_module *module,
+                           const mynah_storage_driver *driver,
+                           void *driver_data);
+
+    /* ---- hosts and sessions ---- */
+    const char *(*host_name)(const mynah_host *host);
+    /* NULL if the server has no such host or component. */
+    mynah_host *(*host_find)(const char *name);
+    /* Per (module, host) state for the module's own use. */
+    void (*host_set_data)(mynah_module *module, mynah_host *host, void *data);
+    void *(*host_get_data)(mynah_module *module, mynah_host *host);
+
+    enum mynah_session_kind (*session_kind)(const mynah_session *session);
+    /* NULL until the session is bound (c2s) or authenticated (s2s). */
+    const mynah_jid *(*session_jid)(const mynah_session *session);
+    mynah_host *(*session_host)(const mynah_session *session);
+    /* The session bound to this full JID, or NULL. */
+    mynah_session *(*session_find)(const char *full_jid);
+    /* Sessions of a bare JID: index from 0, NULL past the end. */
+    mynah_session *(*session_of_user)(const char *bare_jid, size_t index);
+    int (*session_priority)(const mynah_session *session);
+    /* Last broadcast presence, or NULL if the session sent none yet. */
+    mynah_stanza *(*session_presence)(const mynah_session *session);
+    /* Closes with a stream error condition (NULL = a clean close). */
+    void (*session_close)(mynah_session *session, const char *condition,
+                          const char *text);
+
+    /* ---- APIs modules export to each other ---- */
+    int (*export_api)(mynah_module *module, const char *name, int version,
+                      const void *table);
+    /* NULL if nobody exports it; the exporter stays loaded while in use. */
+    const void *(*get_api)(mynah_module *module, const char *name,
+                           int version);
+
+    /* ---- server ---- */
+    /* Seconds since the Unix epoch, with microseconds, as the loop saw it. */
+    double (*now)(void);
+    const char *(*server_version)(void);
+    const char *(*data_path)(void);
+};
+
+/* True when the core's table includes `field`. */
+#define MYNAH_API_HAS(api, field)                                            \
+    ((api)->size >= offsetof(struct mynah_api, field) + sizeof((api)->field) \
+     && (api)->field != NULL)
+
+#endif
