@@ -8,6 +8,7 @@
 #include "config.h"
 #include "hooks.h"
 #include "tls.h"
+#include "buf.h"
 
 struct server {
     struct event_base *base;
@@ -30,6 +31,27 @@ struct server {
 };
 
 extern struct server server;
+
+/* mynahd: load, check, listen, run the loop until SIGTERM.  Exit code. */
+int server_run(const char *config_path, int foreground);
+/* The parts of start-up that mynahctl shares: config, data_path, logging,
+ * module paths.  0, or -1 with *error. */
+int server_prepare(const char *config_path, int foreground, char **error);
+int server_create_hosts(char **error);
+int server_init_storage(char **error);
+/* Checks every option of every section; appends "file:line: ..." lines. */
+int server_validate(const config *cfg, buf *errors);
+/* The modules a config section enables (names borrowed from the config;
+ * free the array). */
+int server_section_modules(const config *cfg, size_t section,
+                           const char ***names, size_t *count);
+/* Re-reads the config file and applies it without dropping sessions. */
+int server_reload(char **error);
+/* Closes every stream with <system-shutdown/> and leaves the loop. */
+void server_shutdown(void);
+void server_cleanup(void);
+/* A path from the config, relative to the config file's directory. */
+char *server_resolve_path(const char *path);
 
 /* Seconds since the epoch as the loop last saw it (cached per iteration). */
 double server_now(void);

@@ -24,9 +24,20 @@ typedef enum session_state {
     SESSION_CLOSING        /* closed or closing: nothing more is routed to it */
 } session_state;
 
-/* Delivery for sessions without a socket (bots). */
-typedef void (*session_deliver_fn)(mynah_session *s, mynah_stanza *stanza,
-                                   void *userdata);
+/* What differs between kinds of session (c2s over a socket, a bot inside
+ * the server, later s2s and components). */
+typedef struct session_ops {
+    /* Writes a stanza out.  Takes the reference. */
+    int (*send)(mynah_session *s, mynah_stanza *stanza);
+    int (*send_raw)(mynah_session *s, const char *data, size_t len);
+    /* Ends the protocol: stream error (condition may be NULL), close tag,
+     * close the transport.  Called once, from session_close(). */
+    void (*close)(mynah_session *s, const char *condition, const char *text);
+    void (*pause)(mynah_session *s);
+    void (*resume)(mynah_session *s);
+    /* Frees the protocol state (s->proto). */
+    void (*free)(mynah_session *s);
+} session_ops;
 
 struct mynah_session {
     uint32_t id;
@@ -44,12 +55,15 @@ struct mynah_session {
     mynah_jid *jid;        /* full JID once bound */
     mynah_stanza *presence;/* last broadcast presence */
     mynah_session *next_of_user;
-    session_deliver_fn deliver;
-    void *deliver_userdata;
+    mynah_session *prev_all, *next_all; /* every live session, for sweeps */
+    const session_ops *ops;
     double created;
 };
 
-mynah_session *session_new(enum mynah_session_kind kind, mynah_host *host);
+mynah_session *session_new(enum mynah_session_kind kind, mynah_host *host,
+                           const session_ops *ops, void *proto);
+/* Every live session, oldest first; follow next_all. */
+mynah_session *session_first(void);
 mynah_session *session_ref(mynah_session *s);
 void session_unref(mynah_session *s);
 /* Logging name: "c2s12". */

@@ -47,7 +47,9 @@ enum mynah_option_type {
     MYNAH_OPTION_NUMBER = 3,
     MYNAH_OPTION_BOOLEAN = 4,
     MYNAH_OPTION_ARRAY = 5, /* a list of strings */
-    MYNAH_OPTION_TABLE = 6  /* a table of string keys to scalar values */
+    MYNAH_OPTION_TABLE = 6, /* a table of string keys to scalar values */
+    MYNAH_OPTION_INTEGER_ARRAY = 7, /* a list of integers (ports) */
+    MYNAH_OPTION_ANY = 8    /* any value; the reader checks it (e.g. `log`) */
 };
 
 /*
