@@ -2,10 +2,15 @@
  * JIDs (RFC 7622), parsed and prepared once at the edge.
  *
  * Preparation follows what deployed servers do: nodeprep for the local
- * part, nameprep (libidn2 for IDNs, with UTS#46 lowercasing) for the domain,
- * resourceprep for the resource.  Each part must be 1..1023 bytes after
- * preparation.  Inside the core a JID is always valid and two JIDs are equal
- * exactly when their prepared strings are.
+ * part, nameprep per label for the domain (validated with libidn2 under
+ * IDNA2008/UTS#46, kept as lowercased U-labels; IP literals in RFC 5952
+ * form), resourceprep for the resource.  Each part must be 1..1023 bytes
+ * after preparation.  Inside the core a JID is always valid and two JIDs are
+ * equal exactly when their prepared strings are.  core/jid.c explains the
+ * choices where stringprep and RFC 7622 (PRECIS) differ.
+ *
+ * A mynah_jid is one allocation: the part accessors return strings inside
+ * it, valid until jid_free.
  */
 #ifndef MYNAH_JID_H
 #define MYNAH_JID_H
@@ -35,8 +40,11 @@ static inline const char *jid_resource(const mynah_jid *j) { return jid_part(j, 
  * keeping a mynah_jid. */
 int jid_prepare_string(const char *text, char **out);
 
-/* Individual profiles, for SASL usernames and resource binding.
- * Each returns a malloc'd prepared string or NULL if the input is invalid. */
+/* Individual profiles, for SASL usernames, resource binding and host names
+ * in the config.  Each applies the same rules as the matching part of a JID
+ * (so jid_nameprep also removes a trailing dot, converts A-labels and
+ * accepts IP literals) and returns a malloc'd prepared string, or NULL if
+ * the input is invalid. */
 char *jid_nodeprep(const char *text);
 char *jid_nameprep(const char *text);
 char *jid_resourceprep(const char *text);
