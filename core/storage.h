@@ -57,6 +57,12 @@ void store_archive_find(mynah_store *store, const char *user,
 void store_archive_delete(mynah_store *store, const char *user,
                           const mynah_archive_query *query,
                           mynah_store_done_cb cb, void *userdata);
+/* How many stores a module has open (owner NULL: the core's own). */
+size_t storage_open_count(const mynah_module *owner);
+/* Closes every store and forgets every driver (server exit, tests); the
+ * driver modules themselves are unloaded by the module loader. */
+void storage_shutdown(void);
+
 /* Everything of a user on a host, all stores (account deletion). */
 void storage_purge_user(const char *host, const char *user,
                         mynah_store_done_cb cb, void *userdata);
