@@ -63,8 +63,16 @@ const char *host_feature_at(mynah_host *host, size_t index);
 int host_identity_at(mynah_host *host, size_t index, const char **category,
                      const char **type, const char **name);
 
-/* The host_module entry for a module on a host, or NULL. */
+/* The host_module entry for a module on a host, or NULL.  host NULL is the
+ * global (server-wide) list. */
 host_module *host_find_module(mynah_host *host, const mynah_module *module);
+/* The module loader's bookkeeping: records that a module is enabled on a
+ * host (appended, so host->modules stays in load order) or no longer is.
+ * host NULL = global.  Attach returns 0, or -1 (no memory). */
+int host_attach_module(mynah_host *host, mynah_module *module);
+void host_detach_module(mynah_host *host, mynah_module *module);
+/* Global modules: index from 0, NULL past the end. */
+mynah_module *host_global_module_at(size_t index);
 void host_set_data(mynah_module *module, mynah_host *host, void *data);
 void *host_get_data(mynah_module *module, mynah_host *host);
 

@@ -28,7 +28,8 @@ struct mynah_module {
     int initialised;
     int refs;        /* timers, pending iqs, users of exported APIs */
     int unloading;   /* removed from every host; fini when refs drop to 0 */
-    size_t host_count;
+    size_t host_count; /* hosts it is enabled on, the global list counted */
+    int closing;     /* fini/dlclose in progress: refs no longer matter */
 };
 
 /* Directories searched, from the config's plugin_paths (copied). */

@@ -1,0 +1,226 @@
+/*
+ * The function table handed to every module (include/mynah/api.h).
+ *
+ * Most entries point straight at the core function of the same name; the
+ * few wrappers here adapt a module-facing signature (a host that may be
+ * NULL for "global", a logging name made from the module's) to the core's.
+ * Every field is filled: a module tests for a function with
+ * MYNAH_API_HAS, and a NULL here would read as "this core lacks it".
+ */
+#include <stdio.h>
+
+#include <mynah/mynah.h>
+
+#include "event.h"
+#include "hooks.h"
+#include "host.h"
+#include "jid.h"
+#include "log.h"
+#include "module_loader.h"
+#include "module_options.h"
+#include "router.h"
+#include "server.h"
+#include "session.h"
+#include "stanza.h"
+#include "storage.h"
+#include "timer.h"
+
+/* The bus a registration on `host` goes to: the host's, or the global one. */
+static hooks *bus_of(mynah_host *host)
+{
+    return host ? host->hooks : server.global_hooks;
+}
+
+static void api_log(mynah_module *module, int level, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    char who[160];
+    snprintf(who, sizeof who, "mod_%s", module ? module->name : "?");
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}
+
+static int api_hook(mynah_module *module, mynah_host *host, const char *event,
+                    mynah_hook_fn fn, void *userdata, int priority)
+{
+    return hooks_add(bus_of(host), event, fn, userdata, priority, module);
+}
+
+static int api_unhook(mynah_module *module, mynah_host *host,
+                      const char *event, mynah_hook_fn fn, void *userdata)
+{
+    return hooks_remove(bus_of(host), event, fn, userdata);
+}
+
+static int api_fire(mynah_host *host, const char *event, mynah_stanza *stanza,
+                    mynah_session *origin)
+{
+    mynah_event ev = {event, host, origin, stanza, NULL, NULL, 0};
+    return hooks_fire(bus_of(host), event, &ev);
+}
+
+static int api_route(mynah_stanza *stanza)
+{
+    return router_route(stanza, NULL);
+}
+
+static int api_add_feature(mynah_module *module, mynah_host *host,
+                           const char *var)
+{
+    return host_add_feature(host, module, var);
+}
+
+static int api_add_identity(mynah_module *module, mynah_host *host,
+                            const char *category, const char *type,
+                            const char *name)
+{
+    return host_add_identity(host, module, category, type, name);
+}
+
+/* A module's own timers are module-wide: they end when it leaves its last
+ * host (a module on several hosts cancels per-host timers itself in
+ * remove_host). */
+static mynah_timer *api_timer_add(mynah_module *module, double seconds,
+                                  mynah_timer_fn fn, void *userdata)
+{
+    return timer_add(module, NULL, seconds, fn, userdata);
+}
+
+static enum mynah_session_kind api_session_kind(const mynah_session *s)
+{
+    return (enum mynah_session_kind)s->kind;
+}
+
+static const mynah_jid *api_session_jid(const mynah_session *s)
+{
+    return s->jid; /* set when bound (c2s) or authenticated (s2s) */
+}
+
+static mynah_host *api_session_host(const mynah_session *s)
+{
+    return s->host;
+}
+
+static int api_session_priority(const mynah_session *s)
+{
+    return s->priority;
+}
+
+static mynah_stanza *api_session_presence(const mynah_session *s)
+{
+    return s->presence;
+}
+
+static const char *api_data_path(void)
+{
+    return server.data_path;
+}
+
+static const struct mynah_api table = {
+    .size = sizeof(struct mynah_api),
+    .abi_major = MYNAH_ABI_MAJOR,
+    .abi_minor = MYNAH_ABI_MINOR,
+
+    .log = api_log,
+
+    .option_string = module_option_string,
+    .option_integer = module_option_integer,
+    .option_number = module_option_number,
+    .option_boolean = module_option_boolean,
+    .option_array_length = module_option_array_length,
+    .option_array_item = module_option_array_item,
+
+    .hook = api_hook,
+    .unhook = api_unhook,
+    .fire = api_fire,
+    .async_done = event_async_done,
+
+    .event_stanza = event_stanza,
+    .event_origin = event_origin,
+    .event_host = event_host,
+    .event_name = event_name,
+    .event_features = event_features,
+    .event_ref = event_ref,
+
+    .stanza_new = stanza_new,
+    .stanza_ref = stanza_ref,
+    .stanza_unref = stanza_unref,
+    .stanza_copy = stanza_copy,
+    .stanza_root = stanza_root,
+    .stanza_to_string = stanza_to_string,
+    .stanza_parse = stanza_parse,
+    .stanza_reply = stanza_reply,
+    .stanza_error_reply = stanza_error_reply,
+
+    .element_name = element_name,
+    .element_xmlns = element_xmlns,
+    .element_attr = element_attr,
+    .element_set_attr = element_set_attr,
+    .element_add_child = element_add_child,
+    .element_add_text = element_add_text,
+    .element_child = element_child,
+    .element_first_child = element_first_child,
+    .element_next_sibling = element_next_sibling,
+    .element_text = element_text,
+    .element_attr_at = element_attr_at,
+    .element_remove = element_remove,
+    .element_parent = element_parent,
+
+    .jid_new = jid_new,
+    .jid_free = jid_free,
+    .jid_full = jid_full,
+    .jid_bare = jid_bare,
+    .jid_part = jid_part,
+
+    .route = api_route,
+    .session_send = session_send,
+    .send_iq = router_send_iq,
+
+    .add_feature = api_add_feature,
+    .add_identity = api_add_identity,
+    .host_feature_at = host_feature_at,
+    .host_identity_at = host_identity_at,
+
+    .timer_add = api_timer_add,
+    .timer_cancel = timer_cancel,
+
+    .open_store = storage_open,
+    .keyval_get = store_keyval_get,
+    .keyval_set = store_keyval_set,
+    .map_get = store_map_get,
+    .map_set = store_map_set,
+    .map_list = store_map_list,
+    .archive_append = store_archive_append,
+    .archive_find = store_archive_find,
+    .archive_delete = store_archive_delete,
+    .provide_storage = storage_provide,
+
+    .host_name = host_name,
+    .host_find = host_find,
+    .host_set_data = host_set_data,
+    .host_get_data = host_get_data,
+
+    .session_kind = api_session_kind,
+    .session_jid = api_session_jid,
+    .session_host = api_session_host,
+    .session_find = session_find,
+    .session_of_user = session_of_user,
+    .session_priority = api_session_priority,
+    .session_presence = api_session_presence,
+    .session_close = session_close,
+
+    .export_api = module_export_api,
+    .get_api = module_get_api,
+
+    .now = server_now,
+    .server_version = server_version,
+    .data_path = api_data_path,
+};
+
+const mynah_api *module_api(void)
+{
+    return &table;
+}
