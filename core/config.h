@@ -6,13 +6,14 @@
  *   VirtualHost "example.org"
  *       ssl = { certificate = "certs/example.org.crt", key = "certs/example.org.key" }
  *   Component "rooms.example.org" "muc"
- *   Include "conf.d/*.cfg.lua"
+ *   Include "hosts.cfg.lua"        -- or a glob, relative to this file
  *
  * The file runs in a sandboxed Lua state (no io, os.execute, require,
  * loadfile...) with an instruction budget; assignments land in the current
  * section (global until the first VirtualHost/Component).  Each value
  * remembers the file and line it was set on, so errors can point there.
  * After loading, the Lua state is closed: the result is plain C data.
+ * doc/configuration.md describes the format for operators.
  */
 #ifndef MYNAH_CONFIG_H
 #define MYNAH_CONFIG_H
@@ -35,7 +36,8 @@ struct config_value {
     int boolean;
     double number;
     char *string;
-    /* CONFIG_ARRAY: items; CONFIG_TABLE: items with keys */
+    /* CONFIG_ARRAY: items (an empty Lua table {} is an empty array);
+     * CONFIG_TABLE: items with keys, sorted by key (strcmp). */
     config_value *items;
     char **keys;
     size_t count;
