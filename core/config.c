@@ -358,13 +358,19 @@ static int config_error_handler(lua_State *L)
 
 /* Where the running C function was called from in the config.  Raises an
  * error if there is no config frame (it cannot happen from config code). */
-static void config_caller(lua_State *L, const char **file, int *line)
+static size_t config_caller_at(lua_State *L, const char **file, int *line)
 {
     config_loader *loader = config_loader_of(L);
     long id;
     if (!config_where(L, 1, &id, line))
         luaL_error(L, "called from outside the configuration");
     *file = loader->cfg->files[id];
+    return (size_t)id;
+}
+
+static void config_caller(lua_State *L, const char **file, int *line)
+{
+    config_caller_at(L, file, line);
 }
 
 /* The caller's file id (for relative paths). */
@@ -575,8 +581,8 @@ static int config_lua_newindex(lua_State *L)
     const char *name = config_check_option_name(L, 2);
     const char *file;
     int line;
-    config_caller(L, &file, &line);
-    line = config_statement_line(L, config_caller_file_id(L), name, line);
+    size_t file_id = config_caller_at(L, &file, &line);
+    line = config_statement_line(L, file_id, name, line);
     config_set_option(L, loader->current, 2, 3, file, line);
     return 0;
 }
@@ -991,25 +997,24 @@ static int config_lua_pcall(lua_State *L)
 {
     config_loader *loader = config_loader_of(L);
     luaL_checkany(L, 1);
+    lua_pushboolean(L, 1); /* the first result, if all goes well */
+    lua_insert(L, 1);
     size_t depth = loader->include_depth;
-    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
-    if (status == LUA_OK) {
-        lua_pushboolean(L, 1);
-        lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+    if (status == LUA_OK)
         return lua_gettop(L);
-    }
     loader->include_depth = depth; /* files the error unwound */
     if (loader->budget_exhausted)
         return lua_error(L);
     if (status == LUA_ERRMEM)
         return luaL_error(L, "the configuration needs more than %d MiB of "
                              "memory", (int)(CONFIG_MEMORY_LIMIT >> 20));
+    /* The stack is: true, error object. */
     lua_pushboolean(L, 0);
-    if (lua_type(L, -2) == LUA_TSTRING &&
-        config_push_rewritten(L, lua_tostring(L, -2)))
-        lua_remove(L, -3);
-    else
-        lua_insert(L, -2);
+    lua_replace(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING &&
+        config_push_rewritten(L, lua_tostring(L, 2)))
+        lua_replace(L, 2);
     return 2;
 }
 
