@@ -362,7 +362,8 @@ static void test_sandbox(void)
         "m = math.max(3, 9)\n"
         "c = table.concat({ \"a\", \"b\" }, \",\")\n"
         "i = tonumber(\"12\")\n"
-        "ty = type(ipairs)\n");
+        "ty = type(ipairs)\n"
+        "_, located = pcall(function() error(\"here\") end)\n");
     ok(cfg != NULL, "the safe globals work");
     if (cfg != NULL) {
         is_str(config_get_string(cfg, NULL, "home", NULL), "from-env", "os.getenv reads the environment");
@@ -371,6 +372,8 @@ static void test_sandbox(void)
         is_int(config_get_number(cfg, NULL, "m", 0), 9, "math");
         is_str(config_get_string(cfg, NULL, "c", NULL), "a,b", "table.concat");
         is_str(config_get_string(cfg, NULL, "msg", NULL), "caught", "pcall catches ordinary errors");
+        is_str(config_get_string(cfg, NULL, "located", NULL), "test.cfg.lua:11: here",
+               "a caught message names the real file and line");
         ok(config_get_boolean(cfg, NULL, "ok", 1) == 0, "and reports false");
         config_free(cfg);
     }
@@ -494,6 +497,21 @@ static void test_include(void)
     error = NULL;
     cfg = config_load(tmp_path("chain1.cfg.lua"), &error);
     ok(cfg != NULL && config_get_boolean(cfg, NULL, "deepest", 0), "16 deep are fine");
+    free(error);
+    config_free(cfg);
+
+    /* A failed Include caught by pcall leaves the loader consistent, and
+     * the caught message names the real file. */
+    write_file("guarded.cfg.lua",
+               "ok, msg = pcall(Include, \"bad.cfg.lua\")\n"
+               "Include \"common.cfg.lua\"\n");
+    error = NULL;
+    cfg = config_load(tmp_path("guarded.cfg.lua"), &error);
+    snprintf(want, sizeof(want), "%s/bad.cfg.lua:2: ", tmpdir);
+    ok(cfg != NULL && starts_with(config_get_string(cfg, NULL, "msg", NULL), want),
+       "pcall(Include, ...) catches a broken file, with its real name");
+    ok(cfg != NULL && config_get_string(cfg, NULL, "shared", NULL) != NULL,
+       "and the next Include still works");
     free(error);
     config_free(cfg);
 
