@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
@@ -46,6 +47,7 @@ typedef struct c2s_login {
     c2s *prev, *next;        /* the pending-login list, oldest first */
     struct event *delay;     /* a throttled <failure/> waiting to be sent */
     char *delayed_reply;
+    char peer_key[64];       /* the throttling key of the peer's address */
 } c2s_login;
 
 struct c2s {
@@ -268,6 +270,36 @@ static void c2s_apply_limits(c2s *c)
     xml_stream_set_limits(c->xs, &limits);
 }
 
+/* ---- SASL state ---- */
+
+/* The SASL server for this stream, with channel binding data from TLS. */
+static sasl_server *c2s_sasl_server(c2s *c)
+{
+    if (c->login->sasl != NULL)
+        return c->login->sasl;
+    int tls = conn_is_tls(c->conn);
+    sasl_options opts = {0};
+    opts.host = host_name(c->session->host);
+    opts.tls = tls ? conn_tls(c->conn) : NULL;
+    opts.allow_plain = tls || server.allow_unencrypted_plain_auth;
+    unsigned char *exporter = NULL, *unique = NULL;
+    size_t exporter_len = 0, unique_len = 0;
+    if (tls) {
+        if (tls_channel_binding(opts.tls, "tls-exporter", &exporter, &exporter_len) == 0) {
+            opts.cb_exporter = exporter;
+            opts.cb_exporter_len = exporter_len;
+        }
+        if (tls_channel_binding(opts.tls, "tls-unique", &unique, &unique_len) == 0) {
+            opts.cb_unique = unique;
+            opts.cb_unique_len = unique_len;
+        }
+    }
+    c->login->sasl = sasl_server_new(&opts);
+    free(exporter);
+    free(unique);
+    return c->login->sasl;
+}
+
 /* ---- features ---- */
 
 static void c2s_send_features(c2s *c)
@@ -290,13 +322,7 @@ static void c2s_send_features(c2s *c)
         /* RFC 6120 §6.4.1: no mechanisms where authentication would be
          * refused anyway. */
         if (tls || !server.c2s_require_encryption) {
-            if (c->login->sasl == NULL) {
-                sasl_options opts = {host_name(s->host),
-                                     tls ? conn_tls(c->conn) : NULL,
-                                     tls || server.allow_unencrypted_plain_auth};
-                c->login->sasl = sasl_server_new(&opts);
-            }
-            if (c->login->sasl) {
+            if (c2s_sasl_server(c) != NULL) {
                 mynah_element *mechs = element_add_child(root, "mechanisms",
                                                          NS_XMPP_SASL);
                 const char *m;
@@ -469,9 +495,9 @@ static void c2s_send_delayed_failure(evutil_socket_t fd, short what, void *arg)
 
 static int c2s_sasl_failure(c2s *c, const char *condition)
 {
-    const char *peer = conn_peer_address(c->conn);
-    double now = server_now();
     c2s_login *l = c->login;
+    const char *peer = l->peer_key;
+    double now = server_now();
     char reply[256];
     snprintf(reply, sizeof reply,
              "<failure xmlns='" NS_XMPP_SASL "'><%s/></failure>", condition);
@@ -527,7 +553,7 @@ static int c2s_sasl_result(c2s *c, int r, char *out, const char *condition)
     log_msg(MYNAH_LOG_INFO, session_name(s), "authenticated %s@%s (%s) from %s",
             s->username ? s->username : "?", host_name(s->host),
             sasl_mechanism(c->login->sasl), conn_peer_address(c->conn));
-    auth_throttle_success(conn_peer_address(c->conn));
+    auth_throttle_success(c->login->peer_key);
     sasl_server_free(c->login->sasl);
     c->login->sasl = NULL;
     if (s->username == NULL) {
@@ -557,20 +583,14 @@ static int c2s_sasl(c2s *c, mynah_stanza *stanza)
     if (strcmp(name, "auth") == 0) {
         if (!conn_is_tls(c->conn) && server.c2s_require_encryption)
             return c2s_sasl_failure(c, "encryption-required");
-        if (auth_throttle_blocked(conn_peer_address(c->conn), server_now())) {
+        if (auth_throttle_blocked(c->login->peer_key, server_now())) {
             c2s_write_str(c, "<failure xmlns='" NS_XMPP_SASL "'><temporary-auth-failure/>"
                           "<text>Too many failed attempts from your address; try later</text></failure>");
             session_close(s, "policy-violation", "Too many failed authentication attempts");
             return 1;
         }
-        if (c->login->sasl == NULL) {
-            int tls = conn_is_tls(c->conn);
-            sasl_options opts = {host_name(s->host), tls ? conn_tls(c->conn) : NULL,
-                                 tls || server.allow_unencrypted_plain_auth};
-            c->login->sasl = sasl_server_new(&opts);
-            if (c->login->sasl == NULL)
-                return c2s_sasl_failure(c, "temporary-auth-failure");
-        }
+        if (c2s_sasl_server(c) == NULL)
+            return c2s_sasl_failure(c, "temporary-auth-failure");
         const char *mech = element_attr(root, "mechanism");
         char *out = NULL;
         const char *condition = NULL;
@@ -830,6 +850,12 @@ void c2s_accept(int fd, int direct_tls)
         goto fail;
     c->session = s;
     c->login = login;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+        auth_throttle_address_key((struct sockaddr *)&ss, sl, login->peer_key,
+                                  sizeof login->peer_key) < 0)
+        strcpy(login->peer_key, "unknown");
     c->direct_tls = (uint8_t)direct_tls;
     c->last_input = server_now();
     xml_stream_limits limits = {server.c2s_preauth_stanza_size_limit,

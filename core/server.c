@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "control.h"
 #include "core_options.h"
+#include "event.h"
 #include "host.h"
 #include "listener.h"
 #include "log.h"
