@@ -827,11 +827,20 @@ static int make_certificate(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
     time_t now = time(NULL);
     int rc;
 
+    /* DNS names in A-labels, made here: GnuTLS's own conversion drops the
+     * "*" of a wildcard over an internationalized name. */
+    char *ace = normalize_host(host);
+    if (ace == NULL) {
+        set_error(error, "'%s' is not a valid host name for a certificate",
+                  host);
+        return -1;
+    }
+    snprintf(wildcard, sizeof wildcard, "*.%s", ace);
+
     /* RFC 5280 §4.1.2.2: a positive serial of at most 20 octets. */
     if ((rc = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof serial)) < 0)
         goto fail;
     serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
-    snprintf(wildcard, sizeof wildcard, "*.%s", host);
 
     if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
         (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof serial)) < 0 ||
@@ -843,10 +852,10 @@ static int make_certificate(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
                                             0, host,
                                             (unsigned)strlen(host))) < 0)
         goto fail;
-    /* Names a client checks (RFC 6125 DNS-IDs, converted to A-labels by
-     * GnuTLS), and the XmppAddr of RFC 6120 §13.7.1.4. */
+    /* Names a client checks (RFC 6125 DNS-IDs), and the XmppAddr of
+     * RFC 6120 §13.7.1.4. */
     if ((rc = gnutls_x509_crt_set_subject_alt_name(
-             crt, GNUTLS_SAN_DNSNAME, host, (unsigned)strlen(host),
+             crt, GNUTLS_SAN_DNSNAME, ace, (unsigned)strlen(ace),
              GNUTLS_FSAN_APPEND)) < 0 ||
         (rc = gnutls_x509_crt_set_subject_alt_name(
              crt, GNUTLS_SAN_DNSNAME, wildcard, (unsigned)strlen(wildcard),
@@ -866,10 +875,12 @@ static int make_certificate(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
                                                  key_id_size)) < 0 ||
         (rc = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0)
         goto fail;
+    free(ace);
     return 0;
 fail:
     set_error(error, "cannot make a certificate for %s: %s", host,
               gnutls_strerror(rc));
+    free(ace);
     return -1;
 }
 

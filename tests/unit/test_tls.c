@@ -549,6 +549,12 @@ static void test_sni(tls_context *ctx)
        "SNI with an A-label picks the certificate of the IDN host");
     close_pair(&p);
 
+    ok(connect_pair(&p, ctx, "chat.xn--bcher-kva.test",
+                    "chat.xn--bcher-kva.test", NULL) == 0 &&
+           p.srv_result == TLS_OK && p.cli.done,
+       "the IDN host's certificate covers its subdomains (*.host)");
+    close_pair(&p);
+
     ok(connect_pair(&p, ctx, "unknown.example", "a.test", NULL) == 0 &&
            p.srv_result == TLS_OK && p.cli.done,
        "unknown SNI: the first certificate is sent");
