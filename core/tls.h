@@ -8,10 +8,12 @@
  *
  * GnuTLS buffers decrypted records internally, and the socket will not
  * signal readability for bytes that GnuTLS has already taken from it:
- *  - after a read, keep calling tls_read() while tls_pending() > 0 (with
- *    TLS 1.3 a read can return "again" right after a session ticket or key
- *    update with data still buffered; tls_read retries once by itself,
- *    but callers must still loop on tls_pending());
+ *  - after a read, keep calling tls_read() while tls_pending() > 0.
+ *    (With TLS 1.3, GnuTLS answers "again" after a record without
+ *    application data, such as a KeyUpdate, even when the next record is
+ *    already waiting; tls_read notices that the socket was not drained
+ *    and reads on by itself, so TLS_AGAIN from tls_read does mean "wait
+ *    for the socket".  Callers must still loop on tls_pending());
  *  - when tls_handshake() returns TLS_OK, try tls_read() at once: the
  *    client's first bytes may have arrived with its Finished message.
  *
