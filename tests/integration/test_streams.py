@@ -98,7 +98,6 @@ def test_error_before_header_comes_after_our_header(server):
 
 
 @pytest.mark.parametrize("payload", [
-    "<!DOCTYPE foo [<!ENTITY x 'y'>]>",
     "<!-- a comment -->",
     "<?php echo 1; ?>",
 ])
@@ -108,6 +107,15 @@ def test_restricted_xml_after_header(server, payload):
     raw.read_until(r"</stream:features>")
     raw.send(payload)
     stream_error(raw, "restricted-xml")
+
+
+def test_doctype_inside_the_stream_is_not_well_formed(server):
+    """Inside the root element a DOCTYPE is not even XML."""
+    raw = Raw(server.port)
+    raw.send(header())
+    raw.read_until(r"</stream:features>")
+    raw.send("<!DOCTYPE foo [<!ENTITY x 'y'>]>")
+    stream_error(raw, "not-well-formed")
 
 
 def test_doctype_before_header_is_restricted(server):
