@@ -17,7 +17,7 @@ const mynah_option_spec core_option_specs[] = {
     /* TLS and authentication */
     {"ssl", MYNAH_OPTION_TABLE, NULL, 0, 0, 1,
      "{ certificate = \"file.crt\", key = \"file.key\" } globally or per host"},
-    {"tls_priority", MYNAH_OPTION_STRING, NULL, 0, 0, 0,
+    {"tls_priority", MYNAH_OPTION_STRING, NULL, 0, 0, 1,
      "GnuTLS priority string (default: TLS 1.2 and 1.3, modern ciphers only)"},
     {"c2s_require_encryption", MYNAH_OPTION_BOOLEAN, "true", 0, 0, 1,
      "refuse authentication on unencrypted client streams"},
