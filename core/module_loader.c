@@ -56,6 +56,7 @@ typedef struct exported_api {
     char *name;
     int version;
     const void *table;
+    int hidden; /* the owner is on no host: no new users until it is back */
 } exported_api;
 
 /* A module using another's exported API: holds a reference on it. */
@@ -390,6 +391,7 @@ int module_export_api(mynah_module *module, const char *name, int version,
             return -1;
         }
         e->table = table;
+        e->hidden = 0;
         return 0;
     }
     exported_api *grown = realloc(exports, (export_count + 1) * sizeof *grown);
@@ -399,7 +401,7 @@ int module_export_api(mynah_module *module, const char *name, int version,
     char *copy = strdup(name);
     if (copy == NULL)
         return -1;
-    exports[export_count++] = (exported_api){module, copy, version, table};
+    exports[export_count++] = (exported_api){module, copy, version, table, 0};
     return 0;
 }
 
@@ -409,7 +411,8 @@ const void *module_get_api(mynah_module *user, const char *name, int version)
         return NULL;
     const exported_api *found = NULL;
     for (size_t i = 0; i < export_count && found == NULL; i++)
-        if (exports[i].version == version && strcmp(exports[i].name, name) == 0)
+        if (!exports[i].hidden && exports[i].version == version &&
+            strcmp(exports[i].name, name) == 0)
             found = &exports[i];
     if (found == NULL)
         return NULL;
@@ -430,6 +433,16 @@ const void *module_get_api(mynah_module *user, const char *name, int version)
     uses[use_count++] = (api_use){user, found->owner, copy};
     module_ref(found->owner);
     return found->table;
+}
+
+/* A module that leaves its last host stops exporting (existing users keep
+ * what they have); the exports come back if it is enabled again before it
+ * is closed, since its init() -- where it exported -- does not run twice. */
+static void hide_exports_of(const mynah_module *m, int hidden)
+{
+    for (size_t i = 0; i < export_count; i++)
+        if (exports[i].owner == m)
+            exports[i].hidden = hidden;
 }
 
 static void remove_exports_of(const mynah_module *m)
@@ -478,6 +491,24 @@ static void release_uses_of(const mynah_module *user)
     free(exporters);
 }
 
+/* An exporter is being closed regardless of its users (shutdown): its
+ * users must not drop references on it later. */
+static void forget_users_of(const mynah_module *exporter)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < use_count; i++) {
+        if (uses[i].exporter == exporter)
+            free(uses[i].name);
+        else
+            uses[kept++] = uses[i];
+    }
+    use_count = kept;
+    if (use_count == 0) {
+        free(uses);
+        uses = NULL;
+    }
+}
+
 static const api_use *first_user_of(const mynah_module *exporter)
 {
     for (size_t i = 0; i < use_count; i++)
@@ -509,6 +540,7 @@ static void module_close(mynah_module *m)
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
     remove_exports_of(m);
+    forget_users_of(m);
     release_uses_of(m);
     module_options_release(m);
     log_msg(MYNAH_LOG_DEBUG, "modules", "closed module '%s'", m->name);
@@ -538,16 +570,17 @@ void module_unref(mynah_module *module)
 /* ---- enabling and disabling ---- */
 
 /* The module has left its last host: end what is module-wide (pending
- * iqs, timers set without a host, stores, drivers, exported APIs, the
- * APIs it used).  Closing waits for refs to reach 0. */
+ * iqs, timers set without a host, stores, drivers, exported APIs).
+ * Closing waits for refs to reach 0. */
 static void module_leave_last_host(mynah_module *m)
 {
     router_cancel_iqs(m);
     timer_cancel_module(m);
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
-    remove_exports_of(m);
-    release_uses_of(m);
+    hide_exports_of(m, 1);
+    /* The APIs it uses stay until it is closed: its fini may still call
+     * them. */
     m->unloading = 1;
 }
 
@@ -603,39 +636,53 @@ void modules_disable_all(mynah_host *host)
     }
 }
 
-/* init (first use) and add_host; on failure the module is left as it was
- * (initialised, if init succeeded: the caller decides about closing). */
-static int start_on(mynah_host *host, mynah_module *m, int *initialised_here,
-                    char **error)
+/* init(), once per module, on first use. */
+static int init_module(mynah_module *m, int *initialised_here, char **error)
+{
+    if (m->initialised)
+        return 0;
+    if (m->desc->init != NULL && m->desc->init(m, module_api()) != 0) {
+        set_error(error, "module '%s' failed to initialise", m->name);
+        return -1;
+    }
+    m->initialised = 1;
+    if (initialised_here != NULL)
+        *initialised_here = 1;
+    return 0;
+}
+
+/* Puts an initialised module on a host (add_host) or on the global list.
+ * On failure the module is off that host again, and closed if that was
+ * its last one and nothing holds it. */
+static int add_to(mynah_host *host, mynah_module *m, char **error)
 {
     const char *where = host ? host->name : "the server";
-    if (!m->initialised) {
-        if (m->desc->init != NULL && m->desc->init(m, module_api()) != 0) {
-            set_error(error, "module '%s' failed to initialise", m->name);
-            return -1;
-        }
-        m->initialised = 1;
-        if (initialised_here != NULL)
-            *initialised_here = 1;
-    }
     if (host_attach_module(host, m) < 0) {
         set_error(error, "module '%s': out of memory", m->name);
         return -1;
     }
     m->host_count++;
     m->unloading = 0;
+    hide_exports_of(m, 0);
     if (host != NULL && m->desc->add_host != NULL &&
         m->desc->add_host(m, host) != 0) {
         set_error(error, "module '%s' could not be enabled on %s", m->name,
                   where);
         /* Undo what it did register before failing, without calling its
-         * remove_host (it never finished adding).  This may close it. */
+         * remove_host (it never finished adding). */
         disable_on(host, m, 0);
         return -1;
     }
     log_msg(MYNAH_LOG_DEBUG, "modules", "module '%s' enabled on %s", m->name,
             where);
     return 0;
+}
+
+static int start_on(mynah_host *host, mynah_module *m, char **error)
+{
+    if (init_module(m, NULL, error) < 0)
+        return -1;
+    return add_to(host, m, error);
 }
 
 /* What one modules_enable() call plans to do. */
@@ -758,8 +805,10 @@ static void report_cycle(plan *p, char **error)
         return;
     }
     size_t len = 0;
+    /* Start from the last one: entries come dependencies first, so that
+     * is the one closest to what the operator asked for. */
     plan_entry *e = NULL;
-    for (size_t i = 0; i < n && e == NULL; i++)
+    for (size_t i = n; i-- > 0 && e == NULL;)
         if (!p->entries[i].placed)
             e = &p->entries[i];
     size_t start = 0;
@@ -870,9 +919,17 @@ int modules_enable(mynah_host *host, const char *const *names, size_t count,
             goto fail;
     if (plan_sort(&p, &why) < 0)
         goto fail;
+    /* Every module is initialised before any is added, in dependency
+     * order both times: add_host may rely on what any init set up (an
+     * exported API, a storage driver). */
     for (size_t i = 0; i < p.count; i++) {
         plan_entry *e = plan_find(&p, p.order[i]);
-        if (start_on(host, e->m, &e->initialised_here, &why) < 0)
+        if (init_module(e->m, &e->initialised_here, &why) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < p.count; i++) {
+        plan_entry *e = plan_find(&p, p.order[i]);
+        if (add_to(host, e->m, &why) < 0)
             goto fail;
         e->started = 1;
     }
@@ -984,10 +1041,10 @@ static mynah_host **hosts_of(const mynah_module *m, size_t *count, int *global)
 static int start_everywhere(mynah_module *m, int global, mynah_host **hosts,
                             size_t count, char **error)
 {
-    if (global && start_on(NULL, m, NULL, error) < 0)
+    if (global && start_on(NULL, m, error) < 0)
         return -1;
     for (size_t i = 0; i < count; i++)
-        if (start_on(hosts[i], m, NULL, error) < 0)
+        if (start_on(hosts[i], m, error) < 0)
             return -1;
     return 0;
 }
@@ -1043,6 +1100,7 @@ int module_reload(const char *name, char **error)
     if (old->initialised && old->desc->fini != NULL)
         old->desc->fini(old);
     old->initialised = 0;
+    remove_exports_of(old); /* the new version exports them again */
     registry_remove(old);
     int rc = 0;
     if (registry_add(fresh) < 0) {
@@ -1063,14 +1121,16 @@ int module_reload(const char *name, char **error)
         if (registry_add(old) < 0 ||
             start_everywhere(old, global, hosts, count, &restore_why) < 0) {
             stop_everywhere(old, global, hosts, count);
-            set_error(error, "module '%s' was not reloaded: %s; restoring the "
-                      "previous version failed too (%s), so it is now "
-                      "disabled", name, why ? why : "unknown error",
+            set_error(error, "module '%s' was not reloaded: the new version "
+                      "failed (%s); restoring the previous version failed too "
+                      "(%s), so it is now disabled", name,
+                      why ? why : "unknown error",
                       restore_why ? restore_why : "out of memory");
             old->unloading = 1;
         } else {
-            set_error(error, "module '%s' was not reloaded: %s; the previous "
-                      "version was restored", name, why ? why : "unknown error");
+            set_error(error, "module '%s' was not reloaded: the new version "
+                      "failed (%s); the previous version was restored", name,
+                      why ? why : "unknown error");
         }
         free(restore_why);
         rc = -1;
