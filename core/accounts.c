@@ -6,8 +6,10 @@
  * setting a password derives, for SHA-1 and SHA-256, SaltedPassword with
  * PBKDF2 over the SASLprep'd password, and keeps only the salt, the
  * iteration count, StoredKey = H(HMAC(SaltedPassword, "Client Key")) and
- * ServerKey = HMAC(SaltedPassword, "Server Key").  GNU SASL does the
- * arithmetic (gsasl_scram_secrets_from_password also applies SASLprep).
+ * ServerKey = HMAC(SaltedPassword, "Server Key").  GNU SASL normalizes the
+ * password (SASLprep); GnuTLS computes the keys, because its PBKDF2 is
+ * several times faster than GNU SASL's own (about 1 ms against 7 ms for
+ * 4096 rounds of SHA-256), and PLAIN logins derive on the event loop.
  */
 #include "accounts.h"
 
@@ -213,11 +215,6 @@ static int store_record(const char *host, const char *user,
 
 /* ---- derivation ---- */
 
-static Gsasl_hash gsasl_hash_of(scram_hash hash)
-{
-    return hash == SCRAM_SHA1 ? GSASL_HASH_SHA1 : GSASL_HASH_SHA256;
-}
-
 static size_t hash_length(scram_hash hash)
 {
     return hash == SCRAM_SHA1 ? GSASL_HASH_SHA1_SIZE : GSASL_HASH_SHA256_SIZE;
@@ -258,12 +255,45 @@ static int from_hex(const char *hex, unsigned char *out, size_t len)
     return 0;
 }
 
+/* RFC 5802 §3 from the normalized password:
+ *   SaltedPassword := Hi(Normalize(password), salt, i)   (PBKDF2-HMAC)
+ *   ClientKey := HMAC(SaltedPassword, "Client Key")
+ *   StoredKey := H(ClientKey)
+ *   ServerKey := HMAC(SaltedPassword, "Server Key") */
+static int scram_keys(const char *prepared, scram_hash hash,
+                      unsigned iterations, const unsigned char *salt,
+                      size_t salt_len, unsigned char *stored_key,
+                      unsigned char *server_key)
+{
+    gnutls_mac_algorithm_t mac =
+        hash == SCRAM_SHA1 ? GNUTLS_MAC_SHA1 : GNUTLS_MAC_SHA256;
+    gnutls_digest_algorithm_t digest =
+        hash == SCRAM_SHA1 ? GNUTLS_DIG_SHA1 : GNUTLS_DIG_SHA256;
+    size_t hlen = hash_length(hash);
+    unsigned char salted[GSASL_HASH_MAX_SIZE], client_key[GSASL_HASH_MAX_SIZE];
+    gnutls_datum_t key = {(unsigned char *)prepared,
+                          (unsigned)strlen(prepared)};
+    gnutls_datum_t salt_datum = {(unsigned char *)salt, (unsigned)salt_len};
+
+    int rc = gnutls_pbkdf2(mac, &key, &salt_datum, iterations, salted, hlen);
+    if (rc >= 0)
+        rc = gnutls_hmac_fast(mac, salted, hlen, "Client Key", 10, client_key);
+    if (rc >= 0)
+        rc = gnutls_hash_fast(digest, client_key, hlen, stored_key);
+    if (rc >= 0)
+        rc = gnutls_hmac_fast(mac, salted, hlen, "Server Key", 10, server_key);
+    /* Do not leave what a client could log in with on the stack. */
+    gnutls_memset(salted, 0, sizeof salted);
+    gnutls_memset(client_key, 0, sizeof client_key);
+    return rc < 0 ? -1 : 0;
+}
+
 int accounts_derive(const char *password, scram_hash hash,
                     unsigned iterations, const unsigned char *salt,
                     size_t salt_len, scram_credentials *out)
 {
-    char salted[GSASL_HASH_MAX_SIZE], client_key[GSASL_HASH_MAX_SIZE];
-    char server_key[GSASL_HASH_MAX_SIZE], stored_key[GSASL_HASH_MAX_SIZE];
+    unsigned char stored_key[GSASL_HASH_MAX_SIZE];
+    unsigned char server_key[GSASL_HASH_MAX_SIZE];
     size_t hlen = hash_length(hash);
 
     if (password == NULL || salt == NULL || out == NULL || iterations == 0 ||
@@ -271,30 +301,32 @@ int accounts_derive(const char *password, scram_hash hash,
         (hash != SCRAM_SHA1 && hash != SCRAM_SHA256))
         return -1;
 
-    int rc = gsasl_scram_secrets_from_password(
-        gsasl_hash_of(hash), password, iterations, (const char *)salt,
-        salt_len, salted, client_key, server_key, stored_key);
-    if (rc != GSASL_OK) {
-        log_msg(MYNAH_LOG_DEBUG, LOG_WHO, "cannot derive SCRAM keys: %s",
-                gsasl_strerror(rc));
+    /* Normalize() is SASLprep (RFC 4013), as GNU SASL's clients and its
+     * PLAIN server apply it: unassigned code points allowed. */
+    char *prepared = NULL;
+    int rc = gsasl_saslprep(password, GSASL_ALLOW_UNASSIGNED, &prepared, NULL);
+    if (rc != GSASL_OK || prepared == NULL) {
+        gsasl_free(prepared);
         return -1;
     }
+    rc = scram_keys(prepared, hash, iterations, salt, salt_len, stored_key,
+                    server_key);
+    gnutls_memset(prepared, 0, strlen(prepared));
+    gsasl_free(prepared);
+    if (rc < 0)
+        return -1;
 
     char *salt_b64 = NULL;
-    rc = gsasl_base64_to((const char *)salt, salt_len, &salt_b64, NULL);
-    if (rc != GSASL_OK || salt_b64 == NULL) {
+    if (gsasl_base64_to((const char *)salt, salt_len, &salt_b64, NULL) !=
+            GSASL_OK || salt_b64 == NULL) {
         gsasl_free(salt_b64);
         return -1;
     }
     out->iterations = iterations;
     snprintf(out->salt_b64, sizeof out->salt_b64, "%s", salt_b64);
     gsasl_free(salt_b64);
-    to_hex((unsigned char *)stored_key, hlen, out->stored_key_hex);
-    to_hex((unsigned char *)server_key, hlen, out->server_key_hex);
-
-    /* Do not leave key material on the stack. */
-    gnutls_memset(salted, 0, sizeof salted);
-    gnutls_memset(client_key, 0, sizeof client_key);
+    to_hex(stored_key, hlen, out->stored_key_hex);
+    to_hex(server_key, hlen, out->server_key_hex);
     return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "hashmap.h"
+#include "log.h"
 
 #define ADDRESS_MAX 128  /* longer addresses are cut (they are never that long) */
 #define PREFIX_LEN 16    /* hex digits of the random key prefix */
@@ -72,9 +73,7 @@ static unsigned failures_to_cap(const throttle_options *o)
 /* Applies options after checking them; forgets every address. */
 static int apply(const throttle_options *o)
 {
-    if (o->failures_before_delay > AUTH_THROTTLE_MAX_FAILURES ||
-        o->failures_before_block > AUTH_THROTTLE_MAX_FAILURES ||
-        !(o->failure_window > 0) || !(o->block_seconds >= 0) ||
+    if (!(o->failure_window > 0) || !(o->block_seconds >= 0) ||
         !(o->max_delay >= 0 && o->max_delay <= 3600) || o->max_addresses == 0)
         return -1;
     auth_throttle_reset();
@@ -91,10 +90,25 @@ static int apply(const throttle_options *o)
     return 0;
 }
 
+/* Counts beyond the bound would need a longer ring per address; nobody
+ * needs them, so they are cut (with a word in the log), not refused. */
+static unsigned bounded_count(unsigned count, const char *name)
+{
+    if (count <= AUTH_THROTTLE_MAX_FAILURES)
+        return count;
+    log_msg(MYNAH_LOG_WARN, "auth", "%s = %u is more than %u; using %u", name,
+            count, AUTH_THROTTLE_MAX_FAILURES, AUTH_THROTTLE_MAX_FAILURES);
+    return AUTH_THROTTLE_MAX_FAILURES;
+}
+
 int auth_throttle_configure(unsigned failures_before_delay,
                             unsigned failures_before_block,
                             double failure_window, double block_seconds)
 {
+    failures_before_delay =
+        bounded_count(failures_before_delay, "auth_failures_before_delay");
+    failures_before_block =
+        bounded_count(failures_before_block, "auth_failures_before_block");
     throttle_options o = options;
     o.failures_before_delay = failures_before_delay;
     o.failures_before_block = failures_before_block;

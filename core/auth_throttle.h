@@ -43,9 +43,10 @@
 
 /*
  * Applies the options and forgets every address.  A count of 0 disables
- * delays (resp. blocks).  0, or -1 if a value is out of range (a count
- * above AUTH_THROTTLE_MAX_FAILURES, a window not above 0, a negative
- * block); then nothing changes.  Until called, the defaults apply.
+ * delays (resp. blocks); a count above AUTH_THROTTLE_MAX_FAILURES is cut
+ * to it (with a warning in the log).  0, or -1 if the window is not above
+ * 0 or the block is negative; then nothing changes.  Until called, the
+ * defaults apply.
  */
 int auth_throttle_configure(unsigned failures_before_delay,
                             unsigned failures_before_block,

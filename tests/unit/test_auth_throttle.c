@@ -137,7 +137,9 @@ static void test_options(void)
 {
     is_int(auth_throttle_configure(3, 10, 0, 600), -1, "a zero window is refused");
     is_int(auth_throttle_configure(3, 10, 300, -1), -1, "a negative block is refused");
-    is_int(auth_throttle_configure(3, 1000, 300, 600), -1, "so is a count above 100");
+    is_int(auth_throttle_configure(3, 1000, 300, 600), 0, "a count above 100 is accepted");
+    fail_times("192.0.2.8", 100, 50);
+    ok(auth_throttle_blocked("192.0.2.8", 50), "but cut to 100");
     is_int(auth_throttle_set_limits(8, 0), -1, "and an empty table");
 
     auth_throttle_configure(0, 0, 300, 600);
