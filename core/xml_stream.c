@@ -41,6 +41,7 @@
  */
 #include "xml_stream.h"
 
+#include <dlfcn.h>
 #include <expat.h>
 #include <stdalign.h>
 #include <limits.h>
@@ -54,11 +55,27 @@
 
 /* Expat builds that carry the CVE-2023-52425 fix defer re-parsing an
  * incomplete token until more data arrives; for a chat protocol that would
- * hold a finished stanza back until the next packet.  The function exists
- * only in those builds (2.6, and Debian's backport into 2.5), so it is
- * looked up weakly and called when present. */
-XML_Bool XML_SetReparseDeferralEnabled(XML_Parser parser, XML_Bool enabled)
-    __attribute__((weak));
+ * hold a finished stanza back until the next packet.  The switch exists in
+ * expat 2.6 and in distribution backports into 2.5 (Debian's 2.5.0-1+deb12u2
+ * and later), whose headers may not say so: then it is looked up at run
+ * time, so that the same binary does the right thing with either library. */
+static void disable_reparse_deferral(XML_Parser parser)
+{
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+    XML_SetReparseDeferralEnabled(parser, XML_FALSE);
+#else
+    typedef XML_Bool (*set_deferral_fn)(XML_Parser, XML_Bool);
+    static int looked_up;
+    static set_deferral_fn set_deferral;
+    if (!looked_up) {
+        looked_up = 1;
+        set_deferral = (set_deferral_fn)dlsym(RTLD_DEFAULT,
+                                              "XML_SetReparseDeferralEnabled");
+    }
+    if (set_deferral != NULL)
+        set_deferral(parser, XML_FALSE);
+#endif
+}
 
 #define NS_SEPARATOR '\x01'
 #define NS_SEPARATOR_STR "\x01"
@@ -635,8 +652,7 @@ static int parser_create(xml_stream *stream)
     XML_SetCommentHandler(p, on_comment);
     XML_SetXmlDeclHandler(p, on_xml_decl);
     XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
-    if (XML_SetReparseDeferralEnabled != NULL)
-        XML_SetReparseDeferralEnabled(p, XML_FALSE);
+    disable_reparse_deferral(p);
     stream->parser = p;
     stream->fed = 0;
     stream->boundary = 0;

@@ -239,6 +239,26 @@ static void test_chunking(void)
     free(one);
 }
 
+/* Expat builds with reparse deferral (CVE-2023-52425 fix) would wait for
+ * more data before re-parsing a big unfinished tag; a stanza must arrive
+ * as soon as its last byte does. */
+static void test_no_deferral(void)
+{
+    collector c;
+    collector_init(&c, &default_limits);
+    xml_stream_feed(c.stream, HEADER, strlen(HEADER));
+    char big[8000];
+    memset(big, 'v', sizeof big);
+    xml_stream_feed(c.stream, "<message a='", 12);
+    for (int i = 0; i < 4; i++)
+        xml_stream_feed(c.stream, big, 1000);
+    xml_stream_feed(c.stream, "'", 1);
+    is_int(c.stanzas, 0, "big tag still open");
+    xml_stream_feed(c.stream, "/>", 2);
+    is_int(c.stanzas, 1, "stanza delivered on its last byte");
+    collector_done(&c);
+}
+
 static void test_restricted(void)
 {
     const xml_stream_limits *l = &default_limits;
@@ -601,6 +621,42 @@ static void test_stop_and_reset(void)
     collector_done(&c);
 }
 
+/* A stanza callback that runs a stream of its own (stanza_parse), as a
+ * module handling the stanza may: the memory accounting must follow. */
+static int on_stanza_nested(void *userdata, mynah_stanza *st)
+{
+    collector *c = userdata;
+    c->stanzas++;
+    char *text = stanza_to_string(st, NULL);
+    mynah_stanza *again = text ? stanza_parse(text, strlen(text)) : NULL;
+    if (again != NULL)
+        c->closes++; /* counts successful nested parses */
+    stanza_unref(again);
+    free(text);
+    stanza_unref(st);
+    return 0;
+}
+
+static void test_nested(void)
+{
+    static const xml_stream_callbacks nested = {on_open, on_stanza_nested,
+                                                NULL, on_error};
+    collector c;
+    memset(&c, 0, sizeof c);
+    c.stream = xml_stream_new(&nested, &c, &default_limits);
+    xml_stream_feed(c.stream, HEADER, strlen(HEADER));
+    size_t before = xml_stream_memory(c.stream);
+    for (int i = 0; i < 20; i++)
+        xml_stream_feed(c.stream, "<message><body>hi</body></message>", 34);
+    is_int(c.stanzas, 20, "stanzas parsed while callbacks parse too");
+    is_int(c.closes, 20, "the nested parses worked");
+    ok(xml_stream_memory(c.stream) < before + 4096,
+       "nested parsers are not charged to the outer stream");
+    xml_stream_release_idle(c.stream);
+    ok(xml_stream_memory(c.stream) < 512, "and the outer one still releases");
+    collector_done(&c);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -636,10 +692,12 @@ int main(void)
 {
     test_events();
     test_chunking();
+    test_no_deferral();
     test_restricted();
     test_limits();
     test_release_idle();
     test_stop_and_reset();
+    test_nested();
     test_speed();
     return done_testing();
 }
