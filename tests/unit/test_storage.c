@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
 #include "host.h"
 #include "log.h"
 #include "module_loader.h"
@@ -769,6 +770,44 @@ static void test_reopen(void)
     storage_close(s);
 }
 
+/* The sqlite_file option names the file; a database whose schema is newer
+ * than this build understands is refused, not guessed at. */
+static void test_future_schema(void)
+{
+    char *error = NULL;
+    server.cfg = config_load_string("sqlite_file = \"future.sqlite\"\n",
+                                    "test.cfg.lua", &error);
+    ok(server.cfg != NULL, "sqlite: a config naming another file loads");
+    free(error);
+    char path[400];
+    snprintf(path, sizeof path, "%s/future.sqlite", data_dir);
+    sqlite3 *db = NULL;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(db);
+
+    error = NULL;
+    ok(storage_init("sqlite", &error) != 0,
+       "sqlite: a database with a newer schema is refused");
+    ok(error != NULL, "sqlite: ... with a message");
+    free(error);
+    ok(storage_driver("sqlite", NULL) == NULL,
+       "sqlite: ... and no driver is left registered");
+
+    long long version = -1;
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_open(path, &db);
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    is_int(version, 99, "sqlite: ... and left as it was");
+    config_free(server.cfg);
+    server.cfg = NULL;
+}
+
 /* ---- setup ---- */
 
 static void remove_tree(const char *path)
@@ -843,6 +882,7 @@ int main(void)
     run_battery("sqlite", owner, host);
     test_reopen();
     unload_driver("sqlite");
+    test_future_schema();
 
     storage_shutdown();
     if (host != NULL)
