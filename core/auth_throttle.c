@@ -261,6 +261,10 @@ void auth_throttle_failure(const char *addr, double now)
         failures_in_window(e, now) >= options.failures_before_block) {
         e->blocked_until = now + options.block_seconds;
         e->stored = e->next = 0;
+        log_msg(MYNAH_LOG_WARN, "auth",
+                "%s: %u failed logins within %g s; refused for %g s", addr,
+                options.failures_before_block, options.failure_window,
+                options.block_seconds);
     }
 }
 
