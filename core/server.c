@@ -302,7 +302,7 @@ int server_prepare(const char *config_path, int foreground, char **error)
     data_path_storage = server_resolve_path(
         config_get_string(server.cfg, NULL, "data_path", "data"));
     server.data_path = data_path_storage;
-    if (make_dirs(server.data_path, 0750) < 0) {
+    if (make_dirs(server.data_path, 0700) < 0) {
         char msg[PATH_MAX + 64];
         snprintf(msg, sizeof msg, "cannot create data_path %s: %s", server.data_path,
                  strerror(errno));
@@ -640,7 +640,7 @@ int server_run(const char *config_path, int foreground)
         goto fail;
     buf problems = BUF_INIT;
     if (server_validate(server.cfg, &problems) > 0) {
-        fprintf(stderr, "%s", buf_bytes(&problems));
+        fwrite(buf_bytes(&problems), 1, buf_length(&problems), stderr);
         fprintf(stderr, "mynahd: the configuration has errors; not starting\n");
         buf_free(&problems);
         return 1;
@@ -714,7 +714,9 @@ void server_cleanup(void)
     for (size_t i = host_count(); i-- > 0;)
         modules_disable_all(host_at(i));
     hosts_destroy_all();
+    accounts_close(NULL);
     modules_shutdown();
+    storage_shutdown();
     c2s_done();
     conn_subsystem_done();
     session_reap();

@@ -227,6 +227,19 @@ int main(int argc, char **argv)
     log_set_level(MYNAH_LOG_WARN);
     const char *cmd = argv[0];
     int rc;
+    /* Accounts are only touched with a configuration the server would
+     * accept: a typo in `storage` or `data_path` must not write elsewhere. */
+    if (strcmp(cmd, "check") != 0) {
+        buf problems = BUF_INIT;
+        if (server_validate(server.cfg, &problems) > 0) {
+            fwrite(buf_bytes(&problems), 1, buf_length(&problems), stderr);
+            fprintf(stderr, "mynahctl: fix the configuration first (mynahctl check)\n");
+            buf_free(&problems);
+            server_cleanup();
+            return 1;
+        }
+        buf_free(&problems);
+    }
     if (strcmp(cmd, "adduser") == 0 || strcmp(cmd, "passwd") == 0 ||
         strcmp(cmd, "deluser") == 0)
         rc = cmd_account(cmd, argc, argv);
