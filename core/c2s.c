@@ -59,7 +59,6 @@ struct c2s {
     uint8_t header_received; /* theirs, for the current stream */
     uint8_t direct_tls;
     uint8_t failed;          /* parser error: ignore further input */
-    double last_input;
     /* Stanzas parsed while an async handler holds the session: they wait
      * here, in order, until it resumes (DESIGN.md: order is kept). */
     mynah_stanza **held;
@@ -253,8 +252,20 @@ static void c2s_free(mynah_session *s)
     s->proto = NULL;
 }
 
+static int c2s_on_flushed(mynah_session *s, void (*cb)(int written, void *ud),
+                          void *ud)
+{
+    c2s *c = s->proto;
+    if (c == NULL || c->conn == NULL) {
+        cb(0, ud);
+        return 0;
+    }
+    return conn_on_flushed(c->conn, cb, ud);
+}
+
 static const session_ops c2s_session_ops = {
     c2s_send, c2s_send_raw, c2s_close, c2s_pause, c2s_resume, c2s_free,
+    c2s_on_flushed,
 };
 
 /* ---- limits ---- */
@@ -807,7 +818,7 @@ static void c2s_on_data(conn *cn, void *userdata, const char *bytes, size_t len)
     (void)cn;
     if (c->failed || c->session->state == SESSION_CLOSING)
         return;
-    c->last_input = server_now();
+    c->session->last_input = server_now();
     session_ref(c->session);
     xml_stream_feed(c->xs, bytes, len);
     session_unref(c->session);
@@ -857,7 +868,6 @@ void c2s_accept(int fd, int direct_tls)
                                   sizeof login->peer_key) < 0)
         strcpy(login->peer_key, "unknown");
     c->direct_tls = (uint8_t)direct_tls;
-    c->last_input = server_now();
     xml_stream_limits limits = {server.c2s_preauth_stanza_size_limit,
                                 server.c2s_max_depth, 64};
     c->xs = xml_stream_new(&c2s_stream_callbacks, c, &limits);
@@ -909,7 +919,7 @@ static void c2s_sweep(evutil_socket_t fd, short what, void *arg)
         if (s->kind != MYNAH_SESSION_C2S || s->state != SESSION_BOUND)
             continue;
         c2s *cs = s->proto;
-        if (cs && cs->xs && now - cs->last_input >= C2S_PARSER_IDLE_SECONDS)
+        if (cs && cs->xs && now - s->last_input >= C2S_PARSER_IDLE_SECONDS)
             xml_stream_release_idle(cs->xs);
     }
 }

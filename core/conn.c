@@ -48,6 +48,14 @@ enum conn_flag {
     CONN_WRITE_WAIT = 1 << 5,   /* write event armed */
 };
 
+/* Someone waiting for output to leave (rare: offline delivery). */
+typedef struct flush_waiter {
+    uint64_t target; /* written_total to reach */
+    void (*cb)(int written, void *ud);
+    void *ud;
+    struct flush_waiter *next;
+} flush_waiter;
+
 struct conn {
     int fd;
     uint16_t flags;
@@ -60,6 +68,8 @@ struct conn {
     struct event read_ev;
     struct event write_ev;
     conn *next_queued;         /* flush list / free list */
+    uint64_t written_total;    /* bytes handed to the socket (or TLS) */
+    flush_waiter *waiters;
     char peer[INET6_ADDRSTRLEN];
 };
 
@@ -81,6 +91,43 @@ static void conn_schedule_flush(conn *c)
     c->next_queued = flush_list;
     flush_list = c;
     event_active(flush_event, EV_WRITE, 0);
+}
+
+/* Tells waiters whose bytes have left; all of them (with 0) if gone. */
+static void conn_notify_waiters(conn *c, int gone)
+{
+    flush_waiter **link = &c->waiters;
+    while (*link != NULL) {
+        flush_waiter *w = *link;
+        if (gone || c->written_total >= w->target) {
+            *link = w->next;
+            w->cb(!gone, w->ud);
+            free(w);
+        } else {
+            link = &w->next;
+        }
+    }
+}
+
+int conn_on_flushed(conn *c, void (*cb)(int written, void *ud), void *ud)
+{
+    if (c->flags & CONN_CLOSED) {
+        cb(0, ud);
+        return 0;
+    }
+    if (buf_length(&c->out) == 0 && !(c->flags & CONN_HANDSHAKING)) {
+        cb(1, ud);
+        return 0;
+    }
+    flush_waiter *w = malloc(sizeof *w);
+    if (w == NULL)
+        return -1;
+    w->target = c->written_total + buf_length(&c->out);
+    w->cb = cb;
+    w->ud = ud;
+    w->next = c->waiters;
+    c->waiters = w;
+    return 0;
 }
 
 static void conn_free(conn *c)
@@ -180,6 +227,7 @@ static void conn_finish(conn *c, const char *reason)
         tls_bye(c->tls);
     close(c->fd);
     c->fd = -1;
+    conn_notify_waiters(c, 1);
     c->handler->closed(c, c->userdata, reason);
     c->next_queued = free_list;
     free_list = c;
@@ -373,6 +421,9 @@ static int conn_write_out(conn *c)
             }
         }
         buf_consume(&c->out, (size_t)n);
+        c->written_total += (uint64_t)n;
+        if (c->waiters)
+            conn_notify_waiters(c, 0);
     }
     return 0;
 }

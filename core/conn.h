@@ -43,6 +43,11 @@ int conn_write(conn *c, const void *data, size_t len);
 buf *conn_output(conn *c);
 int conn_wrote(conn *c);
 
+/* Calls cb(1, ud) once the bytes queued so far have been written to the
+ * socket (at once if nothing is queued), or cb(0, ud) if the connection
+ * ends first.  0, or -1 when out of memory. */
+int conn_on_flushed(conn *c, void (*cb)(int written, void *ud), void *ud);
+
 /* Flushes what is queued (with a bounded wait), then closes. */
 void conn_close(conn *c);
 /* Closes at once, dropping queued output. */

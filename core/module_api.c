@@ -11,6 +11,7 @@
 
 #include <mynah/mynah.h>
 
+#include "accounts.h"
 #include "event.h"
 #include "hooks.h"
 #include "host.h"
@@ -112,6 +113,33 @@ static int api_session_priority(const mynah_session *s)
 static mynah_stanza *api_session_presence(const mynah_session *s)
 {
     return s->presence;
+}
+
+static int api_session_available(const mynah_session *s)
+{
+    return s->available;
+}
+
+static int api_session_interested(const mynah_session *s)
+{
+    return s->interested;
+}
+
+static void api_session_set_interested(mynah_session *s, int interested)
+{
+    s->interested = interested ? 1 : 0;
+}
+
+static double api_session_idle_seconds(const mynah_session *s)
+{
+    return server_now() - s->last_input;
+}
+
+static int api_user_exists(mynah_host *host, const char *user)
+{
+    if (host == NULL || user == NULL)
+        return 0;
+    return accounts_exists(host_name(host), user);
 }
 
 static const char *api_data_path(void)
@@ -218,6 +246,16 @@ static const struct mynah_api table = {
     .now = server_now,
     .server_version = server_version,
     .data_path = api_data_path,
+
+    .session_set_data = session_set_module_data,
+    .session_get_data = session_get_module_data,
+    .session_available = api_session_available,
+    .session_interested = api_session_interested,
+    .session_set_interested = api_session_set_interested,
+    .session_next = session_next_bound,
+    .session_idle_seconds = api_session_idle_seconds,
+    .session_on_flushed = session_on_flushed,
+    .user_exists = api_user_exists,
 };
 
 const mynah_api *module_api(void)

@@ -31,6 +31,7 @@
 #include "module_options.h"
 #include "router.h"
 #include "server.h"
+#include "session.h"
 #include "storage.h"
 #include "timer.h"
 
@@ -599,6 +600,7 @@ static void disable_on(mynah_host *host, mynah_module *m, int call_remove)
         storage_close_owner(m, host);
     }
     timer_cancel_owner(m, host);
+    session_drop_module_data(m, host);
     host_detach_module(host, m);
     if (m->host_count > 0)
         m->host_count--;

@@ -56,6 +56,7 @@ mynah_session *session_new(enum mynah_session_kind kind, mynah_host *host,
     s->ops = ops;
     s->proto = proto;
     s->created = server_now();
+    s->last_input = s->created;
     s->prev_all = all_last;
     if (all_last)
         all_last->next_all = s;
@@ -77,8 +78,99 @@ mynah_session *session_ref(mynah_session *s)
     return s;
 }
 
+struct session_module_data {
+    mynah_module *module;
+    void *data;
+    void (*free_fn)(void *data);
+    session_module_data *next;
+};
+
+static void module_data_free_all(mynah_session *s)
+{
+    while (s->module_data != NULL) {
+        session_module_data *d = s->module_data;
+        s->module_data = d->next;
+        if (d->free_fn)
+            d->free_fn(d->data);
+        free(d);
+    }
+}
+
+void session_set_module_data(mynah_module *module, mynah_session *s,
+                             void *data, void (*free_fn)(void *data))
+{
+    session_module_data **link = &s->module_data;
+    while (*link != NULL && (*link)->module != module)
+        link = &(*link)->next;
+    session_module_data *d = *link;
+    if (d != NULL) {
+        if (d->free_fn && d->data != data)
+            d->free_fn(d->data);
+        if (data == NULL) {
+            *link = d->next;
+            free(d);
+            return;
+        }
+        d->data = data;
+        d->free_fn = free_fn;
+        return;
+    }
+    if (data == NULL)
+        return;
+    d = malloc(sizeof *d);
+    if (d == NULL) {
+        if (free_fn)
+            free_fn(data);
+        return;
+    }
+    d->module = module;
+    d->data = data;
+    d->free_fn = free_fn;
+    d->next = s->module_data;
+    s->module_data = d;
+}
+
+void *session_get_module_data(mynah_module *module, const mynah_session *s)
+{
+    for (session_module_data *d = s->module_data; d; d = d->next)
+        if (d->module == module)
+            return d->data;
+    return NULL;
+}
+
+void session_drop_module_data(mynah_module *module, mynah_host *host)
+{
+    for (mynah_session *s = all_first; s; s = s->next_all)
+        if ((host == NULL || s->host == host) && s->module_data != NULL)
+            session_set_module_data(module, s, NULL, NULL);
+}
+
+mynah_session *session_next_bound(mynah_host *host, mynah_session *previous)
+{
+    mynah_session *s = previous ? previous->next_all : all_first;
+    for (; s; s = s->next_all)
+        if (s->state == SESSION_BOUND && (host == NULL || s->host == host))
+            return s;
+    return NULL;
+}
+
+int session_on_flushed(mynah_session *s, void (*cb)(int written, void *ud),
+                       void *ud)
+{
+    if (s->state == SESSION_CLOSING) {
+        cb(0, ud);
+        return 0;
+    }
+    if (s->ops == NULL || s->ops->on_flushed == NULL) {
+        cb(1, ud);
+        return 0;
+    }
+    return s->ops->on_flushed(s, cb, ud);
+}
+
 static void session_free(mynah_session *s)
 {
+    module_data_free_all(s);
     if (s->ops && s->ops->free)
         s->ops->free(s);
     if (s->presence)

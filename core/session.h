@@ -37,7 +37,14 @@ typedef struct session_ops {
     void (*resume)(mynah_session *s);
     /* Frees the protocol state (s->proto). */
     void (*free)(mynah_session *s);
+    /* Calls cb(1) when what was sent so far has left, cb(0) if it never
+     * will.  NULL: delivery is immediate (local sessions). */
+    int (*on_flushed)(mynah_session *s, void (*cb)(int written, void *ud),
+                      void *ud);
 } session_ops;
+
+/* A module's per-session state (api->session_set_data). */
+typedef struct session_module_data session_module_data;
 
 struct mynah_session {
     uint32_t id;
@@ -57,7 +64,9 @@ struct mynah_session {
     mynah_session *next_of_user;
     mynah_session *prev_all, *next_all; /* every live session, for sweeps */
     const session_ops *ops;
+    session_module_data *module_data; /* usually NULL */
     double created;
+    double last_input;     /* when the peer last sent bytes */
 };
 
 mynah_session *session_new(enum mynah_session_kind kind, mynah_host *host,
@@ -106,6 +115,17 @@ void session_resume(mynah_session *s);
 
 void session_set_presence(mynah_session *s, mynah_stanza *presence);
 void session_set_priority(mynah_session *s, int priority);
+
+/* Module state per session. */
+void session_set_module_data(mynah_module *module, mynah_session *s,
+                             void *data, void (*free_fn)(void *data));
+void *session_get_module_data(mynah_module *module, const mynah_session *s);
+/* Drops a module's state from every session of a host (NULL = all). */
+void session_drop_module_data(mynah_module *module, mynah_host *host);
+/* Bound sessions of a host (NULL = any), after `previous` (NULL = first). */
+mynah_session *session_next_bound(mynah_host *host, mynah_session *previous);
+int session_on_flushed(mynah_session *s, void (*cb)(int written, void *ud),
+                       void *ud);
 
 /* Frees sessions closed during this iteration. */
 void session_reap(void);

@@ -229,6 +229,34 @@ struct mynah_api {
     double (*now)(void);
     const char *(*server_version)(void);
     const char *(*data_path)(void);
+
+    /* ---- sessions, continued ---- */
+    /* Per (module, session) state.  free_fn (may be NULL) runs when the
+     * session ends, when the module is removed, or when the data is
+     * replaced.  data NULL removes it. */
+    void (*session_set_data)(mynah_module *module, mynah_session *session,
+                             void *data, void (*free_fn)(void *data));
+    void *(*session_get_data)(mynah_module *module,
+                              const mynah_session *session);
+    /* Sent initial presence and not unavailable since (RFC 6121 §4.2). */
+    int (*session_available)(const mynah_session *session);
+    /* Asked for the roster: gets roster pushes (RFC 6121 §2.1.6). */
+    int (*session_interested)(const mynah_session *session);
+    void (*session_set_interested)(mynah_session *session, int interested);
+    /* Every bound session of a host (NULL = of every host): pass NULL
+     * for the first, the previous one for the next; NULL at the end. */
+    mynah_session *(*session_next)(mynah_host *host, mynah_session *previous);
+    /* Seconds since the session last sent anything. */
+    double (*session_idle_seconds)(const mynah_session *session);
+    /* Calls cb(1, ud) once everything sent to the session so far has been
+     * written to its socket, or cb(0, ud) if the session ends first.  For
+     * data that must not be deleted before it left (offline messages). */
+    int (*session_on_flushed)(mynah_session *session,
+                              void (*cb)(int written, void *userdata),
+                              void *userdata);
+    /* 1 if the account exists on the host, 0 if not, -1 on error.
+     * user is a prepared local part. */
+    int (*user_exists)(mynah_host *host, const char *user);
 };
 
 /* True when the core's table includes `field`. */
