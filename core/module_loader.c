@@ -538,6 +538,7 @@ static void module_close(mynah_module *m)
     }
     hooks_remove_owner(server.global_hooks, m);
     timer_cancel_module(m);
+    session_drop_module_data(m, NULL); /* free functions live in its code */
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
     remove_exports_of(m);
@@ -577,6 +578,7 @@ static void module_leave_last_host(mynah_module *m)
 {
     router_cancel_iqs(m);
     timer_cancel_module(m);
+    session_drop_module_data(m, NULL);
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
     hide_exports_of(m, 1);
@@ -600,7 +602,8 @@ static void disable_on(mynah_host *host, mynah_module *m, int call_remove)
         storage_close_owner(m, host);
     }
     timer_cancel_owner(m, host);
-    session_drop_module_data(m, host);
+    if (host != NULL)
+        session_drop_module_data(m, host);
     host_detach_module(host, m);
     if (m->host_count > 0)
         m->host_count--;

@@ -686,6 +686,36 @@ static void test_host_registrations(void)
     ok(host_find("disco.test") == NULL, "a destroyed host is gone");
 }
 
+/* ---- per-session module data ---- */
+
+static int session_data_freed;
+
+static void free_session_data(void *data)
+{
+    session_data_freed++;
+}
+
+static void test_session_data(mynah_host *a, mynah_host *b)
+{
+    char *error;
+    is_int(enable(a, "test_hello", &error), 0, "test_hello on a.test");
+    free(error);
+    is_int(enable(b, "test_hello", &error), 0, "and on b.test");
+    free(error);
+    mynah_module *m = module_find("test_hello");
+    mynah_session *sa = session_new(MYNAH_SESSION_LOCAL, a, NULL, NULL);
+    mynah_session *sb = session_new(MYNAH_SESSION_LOCAL, b, NULL, NULL);
+    session_set_module_data(m, sa, &session_data_freed, free_session_data);
+    session_set_module_data(m, sb, &session_data_freed, free_session_data);
+    module_disable(a, m);
+    is_int(session_data_freed, 1, "leaving a host drops its data on that host's sessions");
+    ok(session_get_module_data(m, sb) == &session_data_freed, "and only there");
+    module_disable(b, m);
+    is_int(session_data_freed, 2, "leaving the last host drops the rest");
+    session_unref(sa);
+    session_unref(sb);
+}
+
 /* ---- timers ---- */
 
 static int timer_runs;
@@ -752,6 +782,7 @@ int main(void)
     test_reload(a, b);
     test_builtin(a);
     test_event_ref(a);
+    test_session_data(a, b);
     test_timers();
 
     modules_shutdown();
