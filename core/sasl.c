@@ -612,8 +612,9 @@ static int fail(sasl_server *s, const char *why, const char **condition)
         gsasl_finish(s->session);
     s->session = NULL;
     s->state = EXCHANGE_DONE;
-    log_msg(MYNAH_LOG_DEBUG, LOG_WHO, "%s on %s failed: %s",
-            s->mechanism ? s->mechanism->name : "SASL", s->host, why);
+    log_msg(MYNAH_LOG_DEBUG, LOG_WHO, "%s login%s%s on %s failed: %s",
+            s->mechanism ? s->mechanism->name : "SASL",
+            s->user ? " as " : "", s->user ? s->user : "", s->host, why);
     return SASL_FAILURE;
 }
 
