@@ -6,14 +6,16 @@
  * the heap and keeps what it points at alive: a reference on the stanza, a
  * reference on the origin session, and a pause of that session's reading so
  * that its later stanzas are not processed before this one is done (the
- * order of a session's stanzas is kept, RFC 6120 §10.1).  event_async_done()
- * undoes all three.
+ * order of a session's stanzas is kept, RFC 6120 §10.1), and a reference on
+ * the module whose handler kept it.  event_async_done() undoes them all.
  */
 #include "event.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks.h"
+#include "module_loader.h"
 #include "session.h"
 #include "stanza.h"
 
@@ -41,6 +43,10 @@ mynah_event *event_ref(mynah_event *ev)
         copy->name = name;
     }
     copy->refs = 1;
+    /* The module answering later is a pending operation: it stays loaded
+     * until it is done (DESIGN.md, Modules). */
+    copy->holder = hooks_running_owner();
+    module_ref(copy->holder);
     if (copy->stanza != NULL)
         stanza_ref(copy->stanza);
     if (copy->features != NULL)
@@ -64,7 +70,12 @@ void event_unref(mynah_event *ev)
         stanza_unref(element_stanza(ev->features));
     if (ev->origin != NULL)
         session_unref(ev->origin);
+    mynah_module *holder = ev->holder;
     free(ev);
+    /* Usually called from the holder's own code (api->async_done): the
+     * reference is dropped after it returns, so that a module waiting to
+     * be closed is not closed under its own feet. */
+    module_unref_later(holder);
 }
 
 void event_async_done(mynah_event *ev)

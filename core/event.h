@@ -1,7 +1,9 @@
 /*
  * What a hook handler is given.  Usually lives on the caller's stack for
  * the duration of hooks_fire(); event_ref() moves a copy to the heap
- * (holding the stanza and the origin session) for MYNAH_ASYNC handlers.
+ * (holding the stanza, the origin session, and the module whose handler
+ * took it, so that module stays loaded until it calls async_done) for
+ * MYNAH_ASYNC handlers.
  */
 #ifndef MYNAH_EVENT_H
 #define MYNAH_EVENT_H
@@ -16,6 +18,7 @@ struct mynah_event {
     mynah_element *features;  /* "stream-features" only */
     void *data;               /* event-specific extra, for core events */
     int refs;                 /* 0 on the stack, >= 1 on the heap */
+    mynah_module *holder;     /* heap: the module whose handler kept it */
 };
 
 mynah_event *event_ref(mynah_event *ev);

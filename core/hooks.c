@@ -277,6 +277,13 @@ void hooks_remove_owner(hooks *bus, mynah_module *owner)
         hooks_tidy(bus);
 }
 
+static mynah_module *running_owner;
+
+mynah_module *hooks_running_owner(void)
+{
+    return running_owner;
+}
+
 int hooks_fire(hooks *bus, const char *event, mynah_event *ev)
 {
     if (bus == NULL)
@@ -295,7 +302,10 @@ int hooks_fire(hooks *bus, const char *event, mynah_event *ev)
         hook_handler h = chain->handlers[i];
         if (h.dead || h.pending)
             continue;
+        mynah_module *outer = running_owner;
+        running_owner = h.owner;
         int r = h.fn(ev, h.userdata);
+        running_owner = outer;
         if (r == MYNAH_HANDLED || r == MYNAH_ASYNC) {
             result = r;
             break;

@@ -31,5 +31,8 @@ void hooks_remove_owner(hooks *bus, mynah_module *owner);
 int hooks_fire(hooks *bus, const char *event, mynah_event *ev);
 /* Number of live handlers for an event (0 if none). */
 int hooks_count(const hooks *bus, const char *event);
+/* The module whose handler is running right now (innermost fire), or NULL
+ * outside handlers: event_ref() uses it to keep that module loaded. */
+mynah_module *hooks_running_owner(void);
 
 #endif

@@ -59,7 +59,8 @@ static int api_unhook(mynah_module *module, mynah_host *host,
 static int api_fire(mynah_host *host, const char *event, mynah_stanza *stanza,
                     mynah_session *origin)
 {
-    mynah_event ev = {event, host, origin, stanza, NULL, NULL, 0};
+    mynah_event ev = {.name = event, .host = host, .origin = origin,
+                      .stanza = stanza};
     return hooks_fire(bus_of(host), event, &ev);
 }
 

@@ -74,6 +74,7 @@ static size_t use_count;
 
 static void set_error(char **error, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void forget_deferred(const mynah_module *m);
 
 static void set_error(char **error, const char *fmt, ...)
 {
@@ -529,6 +530,7 @@ static void module_close(mynah_module *m)
         return;
     m->closing = 1;
     registry_remove(m);
+    forget_deferred(m);
     if (m->initialised && m->desc->fini != NULL)
         m->desc->fini(m);
     m->initialised = 0;
@@ -567,6 +569,64 @@ void module_unref(mynah_module *module)
         module->refs--;
     if (module->refs == 0 && module->unloading && module->host_count == 0)
         module_close(module);
+}
+
+/* References dropped from the loop, after the module's code that asked
+ * for it has returned. */
+static mynah_module **deferred;
+static size_t deferred_count;
+static size_t deferred_cap;
+static struct event *deferred_event;
+
+static void run_deferred_unrefs(evutil_socket_t fd, short what, void *arg)
+{
+    while (deferred_count > 0)
+        module_unref(deferred[--deferred_count]);
+}
+
+void module_unref_later(mynah_module *module)
+{
+    if (module == NULL)
+        return;
+    if (server.base == NULL) {
+        module_unref(module); /* no loop: nothing of the module is running */
+        return;
+    }
+    if (deferred_event == NULL) {
+        deferred_event = evtimer_new(server.base, run_deferred_unrefs, NULL);
+        if (deferred_event == NULL)
+            return; /* keeping it loaded is the safe failure */
+    }
+    if (deferred_count == deferred_cap) {
+        size_t cap = deferred_cap ? deferred_cap * 2 : 8;
+        mynah_module **grown = realloc(deferred, cap * sizeof *grown);
+        if (grown == NULL)
+            return;
+        deferred = grown;
+        deferred_cap = cap;
+    }
+    deferred[deferred_count++] = module;
+    struct timeval now = {0, 0};
+    evtimer_add(deferred_event, &now);
+}
+
+static void forget_deferred(const mynah_module *m)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < deferred_count; i++)
+        if (deferred[i] != m)
+            deferred[kept++] = deferred[i];
+    deferred_count = kept;
+}
+
+static void deferred_done(void)
+{
+    if (deferred_event != NULL)
+        event_free(deferred_event);
+    deferred_event = NULL;
+    free(deferred);
+    deferred = NULL;
+    deferred_count = deferred_cap = 0;
 }
 
 /* ---- enabling and disabling ---- */
@@ -1154,6 +1214,8 @@ int module_reload(const char *name, char **error)
 
 void modules_shutdown(void)
 {
+    /* Everything is closed below regardless of references. */
+    deferred_done();
     for (size_t i = host_count(); i-- > 0;)
         modules_disable_all(host_at(i));
     modules_disable_all(NULL);

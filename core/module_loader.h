@@ -63,9 +63,13 @@ void modules_disable_all(mynah_host *host);
  * re-opening the shared object from disk.  0 or -1 with *error. */
 int module_reload(const char *name, char **error);
 
-/* Keeps a module loaded while something of it is pending. */
+/* Keeps a module loaded while something of it is pending.  Both accept
+ * NULL.  module_unref closes a module that has left every host when its
+ * last reference goes; never call it from the module's own code (use
+ * module_unref_later, which drops the reference from the event loop). */
 void module_ref(mynah_module *module);
 void module_unref(mynah_module *module);
+void module_unref_later(mynah_module *module);
 
 /* Unloads every module (server shutdown). */
 void modules_shutdown(void);

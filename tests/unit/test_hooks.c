@@ -27,7 +27,7 @@ static int record(mynah_event *ev, void *userdata)
 
 static mynah_event stack_event(const char *name)
 {
-    mynah_event ev = {name, NULL, NULL, NULL, NULL, NULL, 0};
+    mynah_event ev = {.name = name};
     return ev;
 }
 

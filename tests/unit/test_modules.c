@@ -628,7 +628,7 @@ static void test_event_ref(mynah_host *a)
     mynah_session *s = session_new(MYNAH_SESSION_LOCAL, a, NULL, NULL);
     mynah_stanza *st = stanza_new("message", "jabber:client");
     char name[] = "message/bare";
-    mynah_event ev = {name, a, s, st, NULL, NULL, 0};
+    mynah_event ev = {.name = name, .host = a, .origin = s, .stanza = st};
     mynah_event *kept = event_ref(&ev);
     ok(kept != NULL && kept != &ev && kept->refs == 1, "event_ref copies a stack event");
     is_int(stanza_refcount(st), 2, "and takes a stanza reference");
@@ -684,6 +684,41 @@ static void test_host_registrations(void)
     ok(host_get_data(&one, h) == NULL, "no data for a module not on the host");
     host_destroy(h);
     ok(host_find("disco.test") == NULL, "a destroyed host is gone");
+}
+
+/* ---- a module answering later stays loaded ---- */
+
+static mynah_event *held;
+
+static int answer_later(mynah_event *ev, void *userdata)
+{
+    held = event_ref(ev);
+    return MYNAH_ASYNC;
+}
+
+static void test_async_holds_module(mynah_host *a)
+{
+    char *error;
+    is_int(enable(a, "test_dep_b", &error), 0, "test_dep_b on a.test");
+    free(error);
+    mynah_module *m = module_find("test_dep_b");
+    /* A handler owned by the module, as if its own code had hooked. */
+    hooks_add(a->hooks, "test/async", answer_later, NULL, 0, m);
+    mynah_stanza *st = stanza_new("iq", "jabber:client");
+    mynah_event ev = {.name = "test/async", .host = a, .stanza = st};
+    is_int(hooks_fire(a->hooks, "test/async", &ev), MYNAH_ASYNC, "the handler went async");
+    ok(held != NULL && held->holder == m, "the kept event names its module");
+    trace_reset();
+    module_disable(a, m);
+    is_str(trace, "test_dep_b:remove@a.test",
+           "disabled while answering: removed, but not finished");
+    ok(module_find("test_dep_b") == m, "still loaded");
+    event_async_done(held);
+    is_str(trace, "test_dep_b:remove@a.test", "not closed from inside async_done");
+    run_loop(0.01);
+    is_str(trace, "test_dep_b:remove@a.test test_dep_b:fini",
+           "closed by the loop once the answer is done");
+    stanza_unref(st);
 }
 
 /* ---- per-session module data ---- */
@@ -783,6 +818,7 @@ int main(void)
     test_builtin(a);
     test_event_ref(a);
     test_session_data(a, b);
+    test_async_holds_module(a);
     test_timers();
 
     modules_shutdown();
