@@ -538,7 +538,10 @@ static int c2s_sasl_failure(c2s *c, const char *condition)
                                  (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
             session_pause(c->session);
             evtimer_add(l->delay, &tv);
-            return 1;
+            /* Not 1: that would stop the parser for good (xml_stream.h:
+             * until a reset), and the client's next <auth/> would never
+             * be read.  While paused, further stanzas are held in order. */
+            return 0;
         }
     }
     c2s_write_str(c, reply);
