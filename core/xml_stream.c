@@ -325,6 +325,21 @@ static void on_namespace_decl(void *userdata, const XML_Char *prefix,
         stream_fail(stream, "internal-server-error", "out of memory");
 }
 
+/* Walks the saved "prefix\0uri\0" pairs; *offset starts at 0.  (An empty
+ * buf has no storage, so its bytes are not touched then.) */
+static int header_decl_next(const xml_stream *stream, size_t *offset,
+                            const char **prefix, const char **uri)
+{
+    size_t len = buf_length(&stream->header_decls);
+    if (*offset >= len)
+        return 0;
+    const char *p = buf_bytes(&stream->header_decls) + *offset;
+    *prefix = p;
+    *uri = p + strlen(p) + 1;
+    *offset += strlen(*prefix) + strlen(*uri) + 2;
+    return 1;
+}
+
 /* Saves the header as the start tag to replay after a release. */
 static int header_save(xml_stream *stream, const qname *name)
 {
@@ -335,12 +350,9 @@ static int header_save(xml_stream *stream, const qname *name)
         rc |= buf_append(&tag, ":", 1);
     }
     rc |= buf_append(&tag, name->local, name->local_len);
-    const char *p = buf_bytes(&stream->header_decls);
-    const char *end = p + buf_length(&stream->header_decls);
-    while (p < end) {
-        const char *prefix = p;
-        const char *uri = prefix + strlen(prefix) + 1;
-        p = uri + strlen(uri) + 1;
+    size_t offset = 0;
+    const char *prefix, *uri;
+    while (header_decl_next(stream, &offset, &prefix, &uri)) {
         rc |= buf_append_str(&tag, prefix[0] ? " xmlns:" : " xmlns");
         rc |= buf_append_str(&tag, prefix);
         rc |= buf_append(&tag, "='", 2);
@@ -360,15 +372,11 @@ static int header_save(xml_stream *stream, const qname *name)
 
 static const char *header_default_ns(const xml_stream *stream)
 {
-    const char *p = buf_bytes(&stream->header_decls);
-    const char *end = p + buf_length(&stream->header_decls);
-    while (p < end) {
-        const char *prefix = p;
-        const char *uri = prefix + strlen(prefix) + 1;
-        p = uri + strlen(uri) + 1;
+    size_t offset = 0;
+    const char *prefix, *uri;
+    while (header_decl_next(stream, &offset, &prefix, &uri))
         if (prefix[0] == '\0')
             return uri;
-    }
     return NULL;
 }
 

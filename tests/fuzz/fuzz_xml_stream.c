@@ -9,9 +9,8 @@
  * The stream bytes are parsed twice: once in a single feed, once in random
  * chunks with releases in between.  Both runs must report the same events
  * (header, stanzas serialized, close) and agree on whether there was an
- * error; the conditions must match too, except that a policy-violation may
- * meet a different error inside the same oversized stanza, since where a
- * limit trips depends on the chunking.  Every stanza must also survive
+ * error; the conditions must match too, except where our own checks race
+ * with expat's (see below).  Every stanza must also survive
  * stanza_to_string -> stanza_parse -> stanza_to_string unchanged, and a
  * copy must serialize like the original.  A third run resets the stream
  * from inside callbacks and keeps feeding, for the sanitizers' sake.
@@ -133,6 +132,12 @@ static uint32_t rng_next(uint32_t *state)
     return *state = x;
 }
 
+static int chunking_dependent(const char *condition)
+{
+    return strcmp(condition, "policy-violation") == 0 ||
+           strcmp(condition, "bad-format") == 0;
+}
+
 static void limits_for(uint8_t selector, xml_stream_limits *limits)
 {
     static const size_t sizes[] = {0, 64, 200, 1000, 5000};
@@ -203,11 +208,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check(whole.opened == chunked.opened, "header seen differently");
     check(whole.closed == chunked.closed, "close seen differently");
-    check((whole.errors > 0) == (chunked.errors > 0),
-          "error in one run only");
-    if (whole.errors > 0 && strcmp(whole.error, chunked.error) != 0)
-        check(strcmp(whole.error, "policy-violation") == 0 ||
-                  strcmp(chunked.error, "policy-violation") == 0,
+    /* Expat may see an error in bytes it would otherwise hold back as
+     * undecided (at the very start, while it sniffs the encoding), so an
+     * error in one run only is fine if the other still holds bytes. */
+    if ((whole.errors > 0) != (chunked.errors > 0)) {
+        run *clean = whole.errors ? &chunked : &whole;
+        check(!xml_stream_release_idle(clean->stream),
+              "error in one run only");
+    }
+    /* Our own checks (limits, text between stanzas) run when expat
+     * reports an event or a slice ends, which depends on the chunking;
+     * expat's own errors in the same bytes may come first in one run. */
+    if (whole.errors > 0 && chunked.errors > 0 &&
+        strcmp(whole.error, chunked.error) != 0)
+        check(chunking_dependent(whole.error) ||
+                  chunking_dependent(chunked.error),
               "different conditions");
     check(whole.stanzas == chunked.stanzas, "different stanza counts");
     check(buf_length(&whole.log) == buf_length(&chunked.log) &&
