@@ -516,8 +516,17 @@ static int c2s_sasl_failure(c2s *c, const char *condition)
         sasl_server_free(l->sasl); /* a new <auth/> starts afresh */
         l->sasl = NULL;
     }
-    if (strcmp(condition, "aborted") == 0) {
+    /* Only a wrong secret counts against the address: a broken client or
+     * a storage fault must not get innocent neighbours blocked. */
+    if (strcmp(condition, "not-authorized") != 0 &&
+        strcmp(condition, "invalid-authzid") != 0) {
         c2s_write_str(c, reply);
+        if (strcmp(condition, "aborted") != 0 &&
+            ++l->failures >= C2S_MAX_AUTH_FAILURES) {
+            session_close(c->session, "policy-violation",
+                          "Too many failed authentication attempts");
+            return 1;
+        }
         return 0;
     }
     auth_throttle_failure(peer, now);
