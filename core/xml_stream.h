@@ -20,8 +20,10 @@
 
 typedef struct xml_stream xml_stream;
 
-/* 0 means "no limit" for each field.  The stanza limit also bounds the
- * stream header and anything buffered between stanzas. */
+/* 0 means "no limit" for each field.  The stream header is held to the
+ * size and attribute limits too, and the size limit also bounds anything
+ * buffered between stanzas (an unfinished tag is refused once it passes
+ * the limit, without waiting for its end). */
 typedef struct xml_stream_limits {
     size_t max_stanza_bytes; /* bytes of one depth-1 element, from '<' to '>' */
     unsigned max_depth;      /* element depth inside a stanza (stanza = 1) */
@@ -35,6 +37,7 @@ typedef struct xml_stream_attr {
     const char *value;
 } xml_stream_attr;
 
+/* Given to stream_open; the strings live for the callback only. */
 typedef struct xml_stream_header {
     const char *name;       /* local name of the root, "stream" */
     const char *xmlns;      /* its namespace */
