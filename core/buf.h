@@ -27,7 +27,8 @@ int buf_printf(buf *b, const char *fmt, ...)
 /* Appends text with &, <, >, ', " escaped for XML. */
 int buf_append_xml_escaped(buf *b, const char *s, size_t len);
 
-static inline const char *buf_bytes(const buf *b) { return b->data + b->start; }
+/* "" for a buffer that never held anything (NULL + 0 is undefined). */
+static inline const char *buf_bytes(const buf *b) { return b->data ? b->data + b->start : ""; }
 static inline size_t buf_length(const buf *b) { return b->len; }
 
 /* Drops n bytes from the front. */
