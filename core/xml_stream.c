@@ -40,6 +40,7 @@
  *  - Limits: policy-violation.  Out of memory: internal-server-error.
  */
 #include "xml_stream.h"
+#include "region.h"
 
 #include <dlfcn.h>
 #include <expat.h>
@@ -102,6 +103,7 @@ struct xml_stream {
     unsigned depth;         /* open elements, the stream's root included */
     unsigned pending_decls; /* xmlns declarations of the coming start tag */
     size_t parser_memory;   /* heap held by the parser (counting allocator) */
+    region *region;         /* where the parser's blocks live */
     XML_Index fed;          /* bytes given to the current parser */
     XML_Index boundary;     /* end of the last depth-1 event */
     XML_Index stanza_start; /* '<' of the open stanza */
@@ -122,6 +124,7 @@ struct xml_stream {
 typedef struct alloc_header {
     size_t size;
     size_t *counter;
+    region *region; /* the parser's region, or NULL if from malloc */
 } alloc_header;
 
 #define ALLOC_HEADER_SIZE                                                     \
@@ -129,15 +132,43 @@ typedef struct alloc_header {
      alignof(max_align_t) * alignof(max_align_t))
 
 static _Thread_local size_t *alloc_counter;
+/* The region of the parser being called into (see core/region.h: a parser's
+ * blocks go back to the kernel with it, not into heap fragmentation). */
+static _Thread_local region *alloc_region;
+
+/* Address space reserved per parser; pages are committed only when used
+ * (~12 KiB for a parser that has read a header).  Bigger blocks (the input
+ * buffer of a large stanza) come from malloc. */
+#define PARSER_REGION_RESERVE (128u * 1024)
+
+/* Under AddressSanitizer the parser's blocks come from malloc, so that
+ * ASan still sees every overflow inside expat's memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PARSER_USE_REGION 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PARSER_USE_REGION 0
+#endif
+#endif
+#ifndef PARSER_USE_REGION
+#define PARSER_USE_REGION 1
+#endif
 
 static void *counting_malloc(size_t size)
 {
     if (size > SIZE_MAX - ALLOC_HEADER_SIZE)
         return NULL;
-    alloc_header *h = malloc(ALLOC_HEADER_SIZE + size);
-    if (h == NULL)
-        return NULL;
-    h->size = ALLOC_HEADER_SIZE + size;
+    size_t total = ALLOC_HEADER_SIZE + size;
+    alloc_header *h = alloc_region ? region_alloc(alloc_region, total) : NULL;
+    if (h != NULL) {
+        h->region = alloc_region;
+    } else {
+        h = malloc(total);
+        if (h == NULL)
+            return NULL;
+        h->region = NULL;
+    }
+    h->size = total;
     h->counter = alloc_counter;
     if (h->counter != NULL)
         *h->counter += h->size;
@@ -151,7 +182,10 @@ static void counting_free(void *ptr)
     alloc_header *h = (alloc_header *)((char *)ptr - ALLOC_HEADER_SIZE);
     if (h->counter != NULL)
         *h->counter -= h->size;
-    free(h);
+    if (h->region != NULL)
+        region_release(h->region, h, h->size);
+    else
+        free(h);
 }
 
 static void *counting_realloc(void *ptr, size_t size)
@@ -162,6 +196,22 @@ static void *counting_realloc(void *ptr, size_t size)
         return NULL;
     alloc_header *old = (alloc_header *)((char *)ptr - ALLOC_HEADER_SIZE);
     size_t old_size = old->size;
+    if (old->region != NULL) {
+        size_t total = ALLOC_HEADER_SIZE + size;
+        if (total <= region_block_size(old_size)) {
+            /* Still fits the block it has. */
+            if (old->counter != NULL)
+                *old->counter = *old->counter - old_size + total;
+            old->size = total;
+            return ptr;
+        }
+        void *moved = counting_malloc(size);
+        if (moved == NULL)
+            return NULL;
+        memcpy(moved, ptr, old_size - ALLOC_HEADER_SIZE);
+        counting_free(ptr);
+        return moved;
+    }
     alloc_header *h = realloc(old, ALLOC_HEADER_SIZE + size);
     if (h == NULL)
         return NULL;
@@ -176,16 +226,23 @@ static const XML_Memory_Handling_Suite counting_suite = {
 
 /* Streams nest (a stanza callback may call stanza_parse(), which runs a
  * stream of its own), so the caller's counter is put back on leaving. */
-static size_t *parser_enter(xml_stream *stream)
+typedef struct alloc_context {
+    size_t *counter;
+    region *region;
+} alloc_context;
+
+static alloc_context parser_enter(xml_stream *stream)
 {
-    size_t *previous = alloc_counter;
+    alloc_context previous = {alloc_counter, alloc_region};
     alloc_counter = &stream->parser_memory;
+    alloc_region = stream->region;
     return previous;
 }
 
-static void parser_leave(size_t *previous)
+static void parser_leave(alloc_context previous)
 {
-    alloc_counter = previous;
+    alloc_counter = previous.counter;
+    alloc_region = previous.region;
 }
 
 /* ---- small helpers ---- */
@@ -641,14 +698,18 @@ static void on_xml_decl(void *userdata, const XML_Char *version,
 
 static int parser_create(xml_stream *stream)
 {
-    size_t *previous = parser_enter(stream);
+    stream->region = PARSER_USE_REGION ? region_new(PARSER_REGION_RESERVE) : NULL;
+    alloc_context previous = parser_enter(stream);
     /* "UTF-8" forces the encoding whatever the document declares (the
      * declaration is checked by on_xml_decl). */
     XML_Parser p = XML_ParserCreate_MM("UTF-8", &counting_suite,
                                        NS_SEPARATOR_STR);
     parser_leave(previous);
-    if (p == NULL)
+    if (p == NULL) {
+        region_free(stream->region);
+        stream->region = NULL;
         return -1;
+    }
     XML_SetReturnNSTriplet(p, XML_TRUE);
     XML_SetUserData(p, stream);
     XML_SetElementHandler(p, on_start, on_end);
@@ -673,10 +734,12 @@ static void parser_free(xml_stream *stream)
 {
     if (stream->parser == NULL)
         return;
-    size_t *previous = parser_enter(stream);
+    alloc_context previous = parser_enter(stream);
     XML_ParserFree(stream->parser);
     parser_leave(previous);
     stream->parser = NULL;
+    region_free(stream->region);
+    stream->region = NULL;
 }
 
 static const char *expat_condition(enum XML_Error code)
@@ -695,7 +758,7 @@ static const char *expat_condition(enum XML_Error code)
 /* Gives bytes to expat; on return the state says what happened. */
 static void parse_bytes(xml_stream *stream, const char *data, size_t len)
 {
-    size_t *previous = parser_enter(stream);
+    alloc_context previous = parser_enter(stream);
     stream->fed += (XML_Index)len;
     enum XML_Status status =
         XML_Parse(stream->parser, data, (int)len, XML_FALSE);
