@@ -4,8 +4,10 @@
  * router_route() follows three steps (RFC 6120 §8, RFC 6121 §8):
  *  1. classify the 'to' address: the host itself, a bare JID or a full JID
  *     on a local host or component, or a remote domain;
- *  2. fire "pre-<kind>/<class>" on the origin's host (for stanzas a local
- *     session sent), then "<kind>/<class>" on the target host, e.g.
+ *  2. fire "stanza/out/<kind>" on the sender's host (filters), then
+ *     "pre-<kind>/<class>" on the origin's host (for stanzas a local
+ *     session sent), then "stanza/in/<kind>" on the target host (filters),
+ *     then "<kind>/<class>" on the target host, e.g.
  *     "message/bare", "iq-get/host/jabber:iq:version:query" for iqs with a
  *     payload, then "iq/<class>";
  *  3. when no handler took it, the core's default: deliver to a full JID's
