@@ -123,10 +123,12 @@ def plain_auth(raw, user, password):
     return sasl_answer(raw)
 
 
-def bind(raw, resource=None, iq_id="bind1", host="localhost"):
-    """Opens the post-SASL stream and binds; returns the whole <iq/> reply."""
-    text = features(raw, host)
-    assert BIND_NS in text, text
+def bind(raw, resource=None, iq_id="bind1", host="localhost", restart=True):
+    """Opens the post-SASL stream (unless restart is False: binding again
+    on a stream already open) and binds; returns the whole <iq/> reply."""
+    if restart:
+        text = features(raw, host)
+        assert BIND_NS in text, text
     body = "<resource>%s</resource>" % resource if resource is not None else ""
     raw.send("<iq type='set' id='%s'><bind xmlns='%s'>%s</bind></iq>" % (iq_id, BIND_NS, body))
     reply = raw.read_until(r"<iq [^>]*id='%s'.*?</iq>" % iq_id).group(0)
@@ -229,6 +231,21 @@ def tls_plain_login(server, user, password, resource=None, direct=False):
 def message_to(raw, to, body, msg_id="m1", msg_type="chat"):
     raw.send("<message to='%s' type='%s' id='%s'><body>%s</body></message>"
              % (to, msg_type, msg_id, body))
+
+
+def quiet(raw, seconds=0.3):
+    """Whatever the server sends within `seconds` (kept in raw.data too)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        raw.sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            chunk = raw.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            continue
+        if not chunk:
+            break
+        raw.data += chunk
+    return raw.data.decode("utf-8", "replace")
 
 
 def receive_message(raw, body, timeout=10):
