@@ -12,6 +12,7 @@
 #include <mynah/mynah.h>
 
 #include "accounts.h"
+#include "config.h"
 #include "event.h"
 #include "hooks.h"
 #include "host.h"
@@ -148,6 +149,48 @@ static const char *api_data_path(void)
     return server.data_path;
 }
 
+static mynah_host *api_host_next(mynah_host *previous)
+{
+    size_t i = 0;
+    if (previous != NULL) {
+        /* A handful of hosts: a scan is cheaper than keeping an index. */
+        while (host_at(i) != NULL && host_at(i) != previous)
+            i++;
+        if (host_at(i) == NULL)
+            return NULL;
+        i++;
+    }
+    return host_at(i);
+}
+
+static int api_host_is_component(const mynah_host *host)
+{
+    return host != NULL && host->is_component;
+}
+
+static const char *api_option_array_subitem(mynah_module *module,
+                                            mynah_host *host, const char *name,
+                                            size_t index, size_t subindex)
+{
+    (void)module; /* nested arrays have no schema default to fall back on */
+    if (server.cfg == NULL || name == NULL)
+        return NULL;
+    const config_value *v = config_get(server.cfg, host ? host->name : NULL,
+                                       name);
+    if (v == NULL || v->type != CONFIG_ARRAY || index >= v->count)
+        return NULL;
+    const config_value *item = &v->items[index];
+    if (item->type != CONFIG_ARRAY || subindex >= item->count ||
+        item->items[subindex].type != CONFIG_STRING)
+        return NULL;
+    return item->items[subindex].string;
+}
+
+static double api_server_start_time(void)
+{
+    return server.start_time;
+}
+
 static const struct mynah_api table = {
     .size = sizeof(struct mynah_api),
     .abi_major = MYNAH_ABI_MAJOR,
@@ -257,6 +300,11 @@ static const struct mynah_api table = {
     .session_idle_seconds = api_session_idle_seconds,
     .session_on_flushed = session_on_flushed,
     .user_exists = api_user_exists,
+
+    .host_next = api_host_next,
+    .host_is_component = api_host_is_component,
+    .option_array_subitem = api_option_array_subitem,
+    .server_start_time = api_server_start_time,
 };
 
 const mynah_api *module_api(void)

@@ -257,6 +257,28 @@ struct mynah_api {
     /* 1 if the account exists on the host, 0 if not, -1 on error.
      * user is a prepared local part. */
     int (*user_exists)(mynah_host *host, const char *user);
+
+    /* ---- hosts, continued ---- */
+    /* Every VirtualHost and Component of the server, in configuration
+     * order: pass NULL for the first, the previous one for the next; NULL
+     * at the end. */
+    mynah_host *(*host_next)(mynah_host *previous);
+    /* 1 for a Component, 0 for a VirtualHost. */
+    int (*host_is_component)(const mynah_host *host);
+
+    /* ---- options, continued ---- */
+    /* For an array option whose items are arrays themselves, such as
+     * Prosody's disco_items = { { "jid", "name" }, ... } (declare it
+     * MYNAH_OPTION_ANY): the string at [index][subindex], or NULL when
+     * there is none or it is not a string.  option_array_length gives the
+     * outer length. */
+    const char *(*option_array_subitem)(mynah_module *module, mynah_host *host,
+                                        const char *name, size_t index,
+                                        size_t subindex);
+
+    /* ---- server, continued ---- */
+    /* When the server started (seconds since the Unix epoch): uptime. */
+    double (*server_start_time)(void);
 };
 
 /* True when the core's table includes `field`. */
