@@ -225,8 +225,12 @@ static void c2s_resume(mynah_session *s)
         while (i < c->held_count)
             stanza_unref(c->held[i++]);
     }
-    memmove(c->held, c->held + i, (c->held_count - i) * sizeof *c->held);
-    c->held_count -= i;
+    /* Nothing may be held at all (a delayed SASL failure pauses with an
+     * empty queue): memmove() must not see the NULL array. */
+    if (i > 0) {
+        memmove(c->held, c->held + i, (c->held_count - i) * sizeof *c->held);
+        c->held_count -= i;
+    }
     if (c->held_count == 0) {
         free(c->held);
         c->held = NULL;
