@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "  adduser JID [PASSWORD]   create an account (password from stdin if omitted)\n"
             "  passwd JID [PASSWORD]    change a password\n"
             "  deluser JID              delete an account, its data and its sessions\n"
+            "  import                   create accounts from stdin, one \"JID PASSWORD\" per line\n"
             "  check                    check the configuration\n"
             "  reload                   make the running server re-read its configuration\n"
             "  reload-module NAME       reload one module in the running server\n"
@@ -174,6 +175,48 @@ static int cmd_account(const char *cmd, int argc, char **argv)
     return rc;
 }
 
+/* Many accounts in one process (benchmarks, migrations): one line each,
+ * "user@host password"; existing accounts are left alone and counted. */
+static int cmd_import(void)
+{
+    char *error = NULL;
+    if (server_create_hosts(&error) < 0 || server_init_storage(&error) < 0) {
+        fprintf(stderr, "mynahctl: %s\n", error ? error : "cannot open storage");
+        free(error);
+        return 1;
+    }
+    char line[4096];
+    unsigned long created = 0, existing = 0, bad = 0, lineno = 0;
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sep = strchr(line, ' ');
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        if (sep == NULL || sep[1] == '\0') {
+            fprintf(stderr, "mynahctl: line %lu: expected \"JID PASSWORD\"\n", lineno);
+            bad++;
+            continue;
+        }
+        *sep = '\0';
+        mynah_jid *jid = account_jid(line);
+        if (jid == NULL) {
+            bad++;
+            continue;
+        }
+        int r = accounts_create(jid_domain(jid), jid_local(jid), sep + 1);
+        if (r == 0)
+            created++;
+        else if (r == 1)
+            existing++;
+        else
+            bad++;
+        jid_free(jid);
+    }
+    printf("created %lu, already existing %lu, failed %lu\n", created, existing, bad);
+    return bad ? 1 : 0;
+}
+
 static int cmd_check(void)
 {
     buf problems = BUF_INIT;
@@ -245,6 +288,8 @@ int main(int argc, char **argv)
         rc = cmd_account(cmd, argc, argv);
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check();
+    else if (strcmp(cmd, "import") == 0)
+        rc = cmd_import();
     else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "status") == 0)
         rc = cmd_remote(cmd);
     else if (strcmp(cmd, "reload-module") == 0 && argc == 2) {

@@ -158,3 +158,16 @@ def test_a_second_server_on_the_same_data_path_is_refused(running):
     with pytest.raises(RuntimeError) as e:
         second.start(timeout=10)
     assert "another mynahd is running" in str(e.value)
+
+
+def test_import_creates_many_accounts(running):
+    lines = "".join("user%d@localhost pass%d\n" % (i, i) for i in range(50))
+    lines += "alice@localhost other\n"  # exists already: left alone
+    r = running.ctl("import", input=lines)
+    assert "created 50, already existing 1, failed 0" in r.stdout
+    raw = Raw(running.port)
+    plain_login(raw, "user42", "pass42", resource="imported")
+    raw.close()
+    raw = Raw(running.port)
+    plain_login(raw, "alice", "pw-alice", resource="unchanged")
+    raw.close()
