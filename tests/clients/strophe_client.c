@@ -131,6 +131,8 @@ int main(int argc, char **argv)
     } else {
         xmpp_run(st.ctx);
     }
+    /* libstrophe 0.12 does not free global handlers with the context. */
+    xmpp_global_timed_handler_delete(st.ctx, on_timeout);
     xmpp_conn_release(conn);
     xmpp_ctx_free(st.ctx);
     xmpp_shutdown();

@@ -18,7 +18,7 @@ import clients  # noqa: E402
 from clients import (auth, bind, bound_jid, failure_condition, features,  # noqa: E402
                      mechanisms, message_to, plain_auth, receive_message,
                      run_client, sasl_answer, scram_auth, scram_login,
-                     slixmpp_login, tls_raw)
+                     slixmpp_login, tls_raw, wait_for)
 
 PASSWORDS = {"alice": "alice-pässword", "bob": "bob-secret", "strophe": "strophe-pw"}
 
@@ -302,13 +302,22 @@ def test_logged_in_session_has_no_login_timeout(server):
 
 def test_garbage_after_proceed_closes_only_that_connection(server):
     good, jid = scram_login(server, "bob", PASSWORDS["bob"], resource="steady")
+    baseline = clients.status(server)["connections"]
+    garbage = b"\x16\x03\x01\x00\x05hello, this is not a ClientHello" + os.urandom(64)
     bad = Raw(server.port)
     bad.send(header())
     bad.read_until(r"</stream:features>")
     bad.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
     bad.read_until(r"<proceed")
-    bad.send(b"\x16\x03\x01\x00\x05hello, this is not a ClientHello" + os.urandom(64))
+    bad.send(garbage)
     assert bad.closed_by_server(10)
+    # The same on the direct TLS port, and plaintext XMPP sent to it.
+    for payload in (garbage, header().encode()):
+        bad = Raw(server.tls_port)
+        bad.send(payload)
+        assert bad.closed_by_server(10)
+    assert wait_for(lambda: clients.status(server)["connections"] <= baseline), \
+        clients.status(server)
     message_to(good, jid, "after garbage")
     receive_message(good, "after garbage")
     good.close()
@@ -316,6 +325,7 @@ def test_garbage_after_proceed_closes_only_that_connection(server):
 
 def test_client_refusing_the_certificate_closes_only_that_connection(server):
     good, jid = scram_login(server, "bob", PASSWORDS["bob"], resource="steady2")
+    baseline = clients.status(server)["connections"]
     # A client that trusts only the system CAs refuses our self-signed
     # certificate, over STARTTLS and over direct TLS.
     strict = ssl.create_default_context()
@@ -338,9 +348,11 @@ def test_client_refusing_the_certificate_closes_only_that_connection(server):
     rc, out, _ = run_client("scram_plus_client", "-a", server.cert_path(), "-h", "example.org",
                             server.port, "alice", PASSWORDS["alice"])
     assert rc == 1, out
+    # Every refused connection is cleaned up on the server too.
+    assert wait_for(lambda: clients.status(server)["connections"] <= baseline), \
+        clients.status(server)
     message_to(good, jid, "after refusals")
     receive_message(good, "after refusals")
-    assert clients.status(server)["sessions"] >= 1
     good.close()
 
 
@@ -362,7 +374,9 @@ def test_repeated_failures_are_slowed_then_refused():
             assert took < 0.8, "failure %d took %.2f s" % (i + 1, took)
         answer, took = timed_failure(raw)
         assert answer == ("failure", "<not-authorized/>")
-        assert took >= 1.0, "the 4th failure was answered after %.2f s" % took
+        # 1 s, counted by libevent from the start of the loop iteration
+        # (its cached clock), a few ms before the password check ended.
+        assert took >= 0.95, "the 4th failure was answered after %.2f s" % took
         # The 5th failure reaches auth_failures_before_block: from now on
         # the address is refused, even with the right password.
         plain_auth_start = time.time()
