@@ -153,6 +153,28 @@ def test_resource_is_prepared(server):
     raw.close()
 
 
+@pytest.mark.parametrize("resource", ["Ünïcødé", "&#x2603;", "日本語", "Straße", " lead"])
+def test_non_ascii_resources_bind(server, resource):
+    raw = authenticated(server)
+    jid = bound_jid(bind(raw, resource))
+    expected = resource.replace("&#x2603;", "\u2603")
+    assert jid == "alice@localhost/" + expected
+    message_to(raw, jid, "to myself")
+    receive_message(raw, "to myself")
+    raw.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core/jid.c prepares resources with STRINGPREP_NO_UNASSIGNED, so code "
+    "points newer than Unicode 3.2 (emoji) are refused with bad-request; "
+    "RFC 7622's FreeformClass allows them, and Prosody calls stringprep() "
+    "for resources without that flag"))
+def test_emoji_resource_binds(server):
+    raw = authenticated(server)
+    assert bound_jid(bind(raw, "&#x1F4F1;phone")) == "alice@localhost/\U0001F4F1phone"
+    raw.close()
+
+
 def test_bind_without_id_is_bad_request(server):
     raw = authenticated(server)
     features(raw)

@@ -205,6 +205,53 @@ def test_unknown_user_looks_like_a_wrong_password(server):
     raw.close()
 
 
+def test_plain_without_initial_response(server):
+    """RFC 6120 §6.4.2: no initial response gets an empty challenge, and
+    the credentials come in the <response/>."""
+    raw = sasl_stream(server)
+    auth(raw, "PLAIN")
+    assert sasl_answer(raw) == ("challenge", "")
+    token = base64.b64encode(("\0alice\0" + PASSWORDS["alice"]).encode()).decode()
+    raw.send("<response xmlns='%s'>%s</response>" % (clients.SASL_NS, token))
+    assert sasl_answer(raw)[0] == "success"
+    assert bound_jid(bind(raw, "no-initial")) == "alice@localhost/no-initial"
+    raw.close()
+
+
+@pytest.mark.parametrize("authzid,accepted", [
+    ("alice@localhost", True),    # the account's own bare JID
+    ("alice@LOCALHOST", True),    # the same, once prepared
+    ("bob@localhost", False),     # someone else: RFC 6120 §6.5.6
+    ("localhost", False),
+])
+def test_authorization_identity(server, authzid, accepted):
+    raw = sasl_stream(server)
+    auth(raw, "PLAIN", ("%s\0alice\0%s" % (authzid, PASSWORDS["alice"])).encode())
+    plain = sasl_answer(raw)
+    raw.close()
+    raw = sasl_stream(server)
+    scram = scram_auth(raw, "SCRAM-SHA-256", "alice", PASSWORDS["alice"],
+                       gs2="n,a=%s," % authzid)
+    raw.close()
+    for name, content in (plain, scram):
+        if accepted:
+            assert name == "success", content
+        else:
+            assert (name, content) == ("failure", "<invalid-authzid/>")
+
+
+def test_tampered_scram_nonce_is_refused(server):
+    raw = sasl_stream(server)
+    scram = clients.Scram("SCRAM-SHA-256", "alice", PASSWORDS["alice"])
+    auth(raw, "SCRAM-SHA-256", scram.client_first())
+    _, content = sasl_answer(raw)
+    final = scram.client_final(base64.b64decode(content)).replace(b"r=", b"r=X", 1)
+    raw.send("<response xmlns='%s'>%s</response>" % (clients.SASL_NS,
+                                                     base64.b64encode(final).decode()))
+    assert sasl_answer(raw) == ("failure", "<not-authorized/>")
+    raw.close()
+
+
 def test_gs2_flag_y_is_refused_when_plus_was_offered(server):
     """RFC 5802 §6: "y" says the client thinks we cannot bind; we offered
     -PLUS, so someone stripped it from the features on the way."""
