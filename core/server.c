@@ -490,6 +490,11 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg)
 
 void server_shutdown(void)
 {
+    /* Before the sessions go: modules may still tell clients why (a MUC
+     * service sends status 332 to its occupants). */
+    mynah_event ev = {0};
+    ev.name = "server-stopping";
+    hooks_fire(server.global_hooks, "server-stopping", &ev);
     session_close_all("system-shutdown", NULL);
     listeners_close_all();
     conn_flush_all();

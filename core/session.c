@@ -267,6 +267,11 @@ static void fire_session_event(mynah_session *s, const char *name)
     ev.host = s->host;
     ev.origin = s;
     hooks_fire(s->host->hooks, name, &ev);
+    /* A session's end also matters to components of other hosts (a MUC
+     * service must make the user leave its rooms): "resource-unbind" is
+     * fired on the global bus too, after the session's own host. */
+    if (strcmp(name, "resource-unbind") == 0 && server.global_hooks != NULL)
+        hooks_fire(server.global_hooks, name, &ev);
 }
 
 int session_bind(mynah_session *s, const char *resource, int replace)
