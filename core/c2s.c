@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "accounts.h"
 #include "auth_throttle.h"
 #include "conn.h"
 #include "event.h"
@@ -676,6 +677,14 @@ static void c2s_bind(c2s *c, mynah_stanza *iq, mynah_element *bind)
     if (user_resource_count(bare) >= C2S_MAX_RESOURCES) {
         free(resource);
         c2s_iq_error(c, iq, "wait", "resource-constraint"); /* §7.6.2.1 */
+        return;
+    }
+    /* The account may have been deleted since SASL succeeded: mynahctl
+     * deluser closes the user's bound sessions only, so check here or a
+     * deleted account would still get a session. */
+    if (accounts_exists(host_name(s->host), s->username) == 0) {
+        free(resource);
+        session_close(s, "not-authorized", "Account deleted");
         return;
     }
     int r = session_bind(s, resource, server.c2s_conflict_replace);
