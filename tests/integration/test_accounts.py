@@ -205,6 +205,20 @@ def test_deluser_closes_live_sessions(server):
     bystander.close()
 
 
+def test_deluser_during_login(server):
+    """Authenticated but not yet bound when the account is deleted: the
+    bind must not give the deleted account a session."""
+    server.adduser("lena", "lena-pw")
+    raw = tls_raw(server)
+    features(raw)
+    assert scram_auth(raw, "SCRAM-SHA-256", "lena", "lena-pw")[0] == "success"
+    features(raw)
+    server.ctl("deluser", "lena@localhost")
+    raw.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+             "<resource>late</resource></bind></iq>")
+    stream_error(raw, "not-authorized")
+
+
 def test_deleted_user_can_be_created_again(server):
     server.adduser("ivy", "first-life")
     server.ctl("deluser", "ivy@localhost")
