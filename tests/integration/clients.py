@@ -257,7 +257,8 @@ def receive_message(raw, body, timeout=10):
 # -- slixmpp ------------------------------------------------------------
 
 def slixmpp_login(server, user, password, mechanisms, direct_tls=False,
-                  resource="slixmpp", timeout=15, channel_binding=False):
+                  resource="slixmpp", timeout=15, channel_binding=False,
+                  max_tls=None):
     """Logs in with slixmpp restricted to `mechanisms`, verifying the
     server's certificate against the one it made, binds `resource`, sends
     a message to its own full JID and waits for it.
@@ -268,6 +269,8 @@ def slixmpp_login(server, user, password, mechanisms, direct_tls=False,
     I think you cannot"), which a server that offered -PLUS must refuse
     (RFC 5802 §6).  So unless channel_binding is set it is told it has no
     binding data, and says "n" as a client without binding support does.
+    max_tls (an ssl.TLSVersion) caps the TLS version, e.g. to TLS 1.2 where
+    tls-unique exists.
 
     Returns a dict: jid (bound), mechanism (used), tls (protocol version),
     peer_cert (the verified certificate's subject), echoed (the message
@@ -285,6 +288,8 @@ def slixmpp_login(server, user, password, mechanisms, direct_tls=False,
     # nothing else (no system CAs, no skipping).
     xmpp.ca_certs = Path(server.cert_path())
     xmpp.ssl_context = ssl.create_default_context(cafile=server.cert_path())
+    if max_tls is not None:
+        xmpp.ssl_context.maximum_version = max_tls
     mech = xmpp["feature_mechanisms"]
     mech.use_mechs = set(mechanisms) if mechanisms else None
     default_credentials = mech.sasl_callback

@@ -98,6 +98,30 @@ def test_slixmpp_left_to_choose_still_logs_in(server):
     assert refused.get("SCRAM-SHA-256") == "not-authorized"
 
 
+@pytest.mark.parametrize("mechanism", [None, "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"])
+def test_slixmpp_scram_plus_with_tls_unique_on_tls12(server, mechanism):
+    """On TLS 1.2 slixmpp's tls-unique binding works, and is what stock
+    slixmpp picks there."""
+    r = slixmpp_login(server, "bob", PASSWORDS["bob"], [mechanism] if mechanism else [],
+                      channel_binding=True, max_tls=ssl.TLSVersion.TLSv1_2, resource="tls12")
+    assert r["failures"] == [], r
+    assert r["tls"] == "TLSv1.2"
+    assert r["mechanism"] == (mechanism or "SCRAM-SHA-256-PLUS")
+    assert r["jid"] == "bob@localhost/tls12" and r["echoed"]
+
+
+def test_direct_tls_without_sni(server):
+    """An old client that sends no server name still gets the host's
+    certificate (and can check it against the host it meant)."""
+    context = server.tls_context()
+    context.check_hostname = False
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", server.tls_port),
+                                                        timeout=10))
+    names = [v for k, v in sock.getpeercert().get("subjectAltName", ()) if k == "DNS"]
+    assert "localhost" in names
+    sock.close()
+
+
 @pytest.mark.parametrize("mechanism,direct", [
     ("SCRAM-SHA-256-PLUS", False),
     ("SCRAM-SHA-256-PLUS", True),
@@ -275,6 +299,26 @@ def test_no_sasl_before_starttls_by_default(server):
     auth(raw, "SCRAM-SHA-256", clients.Scram("SCRAM-SHA-256", "alice", "x").client_first())
     assert sasl_answer(raw) == ("failure", "<encryption-required/>")
     raw.close()
+
+
+def test_optional_encryption_still_keeps_plain_back():
+    """c2s_require_encryption = false alone: SCRAM may run on a plain
+    stream, PLAIN (which would send the password in clear) may not."""
+    m = Mynah(global_options="c2s_require_encryption = false")
+    m.start()
+    try:
+        m.adduser("alice", PASSWORDS["alice"])
+        raw = Raw(m.port)
+        text = features(raw)
+        assert "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" in text  # not <required/>
+        assert mechanisms(text) == ["SCRAM-SHA-256", "SCRAM-SHA-1"]
+        auth(raw, "PLAIN", ("\0alice\0" + PASSWORDS["alice"]).encode())
+        assert sasl_answer(raw) == ("failure", "<encryption-required/>")
+        assert scram_auth(raw, "SCRAM-SHA-256", "alice", PASSWORDS["alice"])[0] == "success"
+        assert bound_jid(bind(raw, "clear")) == "alice@localhost/clear"
+        raw.close()
+    finally:
+        m.stop()
 
 
 def test_mechanisms_after_starttls(server):
