@@ -1,0 +1,367 @@
+/*
+ * mod_vcard: vcard-temp (XEP-0054).
+ *
+ * A user stores a vCard with an iq set to their own account and anyone may
+ * read it with an iq get to the account's bare JID; the server answers for
+ * the account (XEP-0054 §3.3, RFC 6120 §10.5.4).  The vCard is kept whole,
+ * as the serialized <vCard/> element, in the keyval store "vcard" (one
+ * value per user); there are no partial updates (XEP-0054 §3.2).
+ *
+ * Decisions where the XEP leaves room (doc/modules-im.md):
+ *  - Your own vCard when you have none: an empty <vCard/> result (§3.1
+ *    allows it or item-not-found; clients take the empty one as "nothing
+ *    yet" rather than as a failure).
+ *  - Somebody else's when they have none, or the account does not exist:
+ *    service-unavailable (§3.3), the same answer for both, so a vCard
+ *    request does not tell whether an account exists.
+ *  - Setting another user's vCard: forbidden (§3.2).
+ *  - An empty <vCard/> set deletes the stored vCard.
+ *  - vcard_max_size (64 KiB by default) bounds the serialized vCard;
+ *    a larger one gets not-acceptable.  XEP-0153 asks avatars embedded in
+ *    a vCard to stay under 8 KiB, so a real vCard is far below it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mynah/mynah.h>
+
+#define NS_VCARD "vcard-temp"
+
+static const mynah_api *api;
+static mynah_module *self;
+
+static const mynah_option_spec options[] = {
+    {"vcard_max_size", MYNAH_OPTION_INTEGER, "65536", 256, 16777216, 1,
+     "largest vCard a user may store, in bytes of XML"},
+    {NULL, 0, NULL, 0, 0, 0, NULL}};
+
+typedef struct vcard_host {
+    mynah_store *store; /* keyval "vcard" */
+} vcard_host;
+
+/* ---- small helpers ---- */
+
+/* The local part of a prepared bare JID ("alice" of "alice@example.org"),
+ * into out; -1 if there is none or it does not fit. */
+static int local_part(const char *jid, char *out, size_t size)
+{
+    const char *at = jid ? strchr(jid, '@') : NULL;
+    if (at == NULL || at == jid || (size_t)(at - jid) >= size)
+        return -1;
+    memcpy(out, jid, (size_t)(at - jid));
+    out[at - jid] = '\0';
+    return 0;
+}
+
+static void reply_error(const mynah_stanza *iq, const char *type,
+                        const char *condition, const char *text)
+{
+    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, text);
+    if (err != NULL)
+        api->route(err);
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * The XML of the iq's one child element, malloc'd, with its own namespace
+ * declarations.  The API serializes whole stanzas only, so this serializes
+ * a copy of the iq that keeps nothing else under the root and cuts off the
+ * root's start tag (the serializer escapes every '>' in values, so the
+ * first '>' ends it), its end tag and the whitespace around the child.
+ * NULL if out of memory, or if the root has text of its own.
+ */
+static char *only_child_xml(const mynah_stanza *iq, size_t *len)
+{
+    mynah_stanza *copy = api->stanza_copy(iq);
+    if (copy == NULL)
+        return NULL;
+    mynah_element *root = api->stanza_root(copy);
+    mynah_element *keep = api->element_first_child(root);
+    mynah_element *next;
+    for (mynah_element *c = api->element_next_sibling(keep); c; c = next) {
+        next = api->element_next_sibling(c);
+        api->element_remove(c);
+    }
+    size_t total = 0;
+    char *xml = api->stanza_to_string(copy, &total);
+    api->stanza_unref(copy);
+    if (xml == NULL)
+        return NULL;
+    static const char close[] = "</iq>";
+    const char *start = strchr(xml, '>');
+    const char *end = xml + total;
+    if (start == NULL || total < strlen(close) ||
+        strcmp(end - strlen(close), close) != 0) {
+        free(xml);
+        return NULL;
+    }
+    start++;
+    end -= strlen(close);
+    while (start < end && is_space(*start))
+        start++;
+    while (end > start && is_space(end[-1]))
+        end--;
+    if (end - start < 2 || start[0] != '<' || end[-1] != '>') {
+        free(xml);
+        return NULL;
+    }
+    *len = (size_t)(end - start);
+    memmove(xml, start, *len);
+    xml[*len] = '\0';
+    return xml;
+}
+
+/* A result for iq carrying the stored vCard: parsing "<iq>vCard</iq>"
+ * gives a stanza that has it as its child, and the reply's addresses go
+ * on that stanza's root. */
+static mynah_stanza *vcard_result(mynah_stanza *iq, const void *data,
+                                  size_t len)
+{
+    static const char open[] = "<iq>", close[] = "</iq>";
+    size_t total = strlen(open) + len + strlen(close);
+    char *xml = malloc(total + 1);
+    if (xml == NULL)
+        return NULL;
+    memcpy(xml, open, strlen(open));
+    memcpy(xml + strlen(open), data, len);
+    memcpy(xml + strlen(open) + len, close, strlen(close) + 1);
+    mynah_stanza *reply = api->stanza_parse(xml, total);
+    free(xml);
+    if (reply == NULL)
+        return NULL;
+    mynah_element *root = api->stanza_root(reply);
+    mynah_element *card = api->element_first_child(root);
+    mynah_element *request = api->stanza_root(iq);
+    const char *from = api->element_attr(request, "from");
+    const char *to = api->element_attr(request, "to");
+    const char *id = api->element_attr(request, "id");
+    if (card == NULL || strcmp(api->element_name(card), "vCard") != 0 ||
+        strcmp(api->element_xmlns(card), NS_VCARD) != 0 ||
+        api->element_set_attr(root, "type", "result") < 0 ||
+        (id && api->element_set_attr(root, "id", id) < 0) ||
+        (to && api->element_set_attr(root, "from", to) < 0) ||
+        (from && api->element_set_attr(root, "to", from) < 0)) {
+        api->stanza_unref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+/* ---- get ---- */
+
+typedef struct vcard_get {
+    mynah_event *event; /* kept until the store answers */
+    int own;            /* the user asks for their own vCard */
+} vcard_get;
+
+static void vcard_loaded(int status, const void *data, size_t len,
+                         void *userdata)
+{
+    vcard_get *get = userdata;
+    mynah_stanza *iq = api->event_stanza(get->event);
+    if (status == MYNAH_STORE_OK) {
+        mynah_stanza *reply = vcard_result(iq, data, len);
+        if (reply != NULL)
+            api->route(reply);
+        else
+            reply_error(iq, "cancel", "internal-server-error", NULL);
+    } else if (status == MYNAH_STORE_NOT_FOUND && get->own) {
+        /* XEP-0054 §3.1: an empty vCard says "none yet". */
+        mynah_stanza *reply = api->stanza_reply(iq);
+        if (reply != NULL &&
+            api->element_add_child(api->stanza_root(reply), "vCard",
+                                   NS_VCARD) != NULL)
+            api->route(reply);
+        else if (reply != NULL)
+            api->stanza_unref(reply);
+    } else if (status == MYNAH_STORE_NOT_FOUND) {
+        /* §3.3: no vCard, or no such user -- the same answer. */
+        reply_error(iq, "cancel", "service-unavailable", NULL);
+    } else {
+        reply_error(iq, "wait", "internal-server-error", NULL);
+    }
+    api->async_done(get->event);
+    free(get);
+}
+
+static int vcard_get_start(mynah_event *ev, int own)
+{
+    vcard_host *vh = api->host_get_data(self, api->event_host(ev));
+    mynah_stanza *iq = api->event_stanza(ev);
+    char user[1024];
+    if (vh == NULL ||
+        local_part(api->element_attr(api->stanza_root(iq), "to"), user,
+                   sizeof user) < 0)
+        return MYNAH_PASS;
+    vcard_get *get = calloc(1, sizeof *get);
+    if (get == NULL || (get->event = api->event_ref(ev)) == NULL) {
+        free(get);
+        reply_error(iq, "wait", "internal-server-error", NULL);
+        return MYNAH_HANDLED;
+    }
+    get->own = own;
+    api->keyval_get(vh->store, user, vcard_loaded, get);
+    return MYNAH_ASYNC;
+}
+
+/* "iq-get/self/vcard-temp:vCard": a user reads their own vCard. */
+static int on_get_own(mynah_event *ev, void *userdata)
+{
+    (void)userdata;
+    return vcard_get_start(ev, 1);
+}
+
+/* "iq-get/bare/vcard-temp:vCard": anyone reads a user's vCard. */
+static int on_get_other(mynah_event *ev, void *userdata)
+{
+    (void)userdata;
+    return vcard_get_start(ev, 0);
+}
+
+/* ---- set ---- */
+
+static void vcard_stored(int status, void *userdata)
+{
+    mynah_event *kept = userdata;
+    mynah_stanza *iq = api->event_stanza(kept);
+    if (status == MYNAH_STORE_OK) {
+        mynah_stanza *reply = api->stanza_reply(iq);
+        if (reply != NULL)
+            api->route(reply);
+    } else {
+        reply_error(iq, "wait", "internal-server-error", NULL);
+    }
+    api->async_done(kept);
+}
+
+/* An empty <vCard/> (no child element, no text) clears the vCard. */
+static int vcard_is_empty(mynah_element *card)
+{
+    if (api->element_first_child(card) != NULL)
+        return 0;
+    for (const char *t = api->element_text(card); *t; t++)
+        if (!is_space(*t))
+            return 0;
+    return 1;
+}
+
+/* "iq-set/self/vcard-temp:vCard": a user replaces their vCard. */
+static int on_set_own(mynah_event *ev, void *userdata)
+{
+    (void)userdata;
+    mynah_host *host = api->event_host(ev);
+    vcard_host *vh = api->host_get_data(self, host);
+    mynah_stanza *iq = api->event_stanza(ev);
+    mynah_element *root = api->stanza_root(iq);
+    mynah_element *card = api->element_first_child(root);
+    char user[1024];
+    if (vh == NULL ||
+        local_part(api->element_attr(root, "to"), user, sizeof user) < 0)
+        return MYNAH_PASS;
+    if (api->element_next_sibling(card) != NULL) {
+        reply_error(iq, "modify", "bad-request", NULL);
+        return MYNAH_HANDLED;
+    }
+
+    char *xml = NULL;
+    size_t len = 0;
+    if (!vcard_is_empty(card)) {
+        xml = only_child_xml(iq, &len);
+        if (xml == NULL) {
+            reply_error(iq, "modify", "bad-request", NULL);
+            return MYNAH_HANDLED;
+        }
+        long long max = api->option_integer(self, host, "vcard_max_size");
+        if ((long long)len > max) {
+            char text[80];
+            snprintf(text, sizeof text, "A vCard may have at most %lld bytes",
+                     max);
+            free(xml);
+            reply_error(iq, "modify", "not-acceptable", text);
+            return MYNAH_HANDLED;
+        }
+    }
+    mynah_event *kept = api->event_ref(ev);
+    if (kept == NULL) {
+        free(xml);
+        reply_error(iq, "wait", "internal-server-error", NULL);
+        return MYNAH_HANDLED;
+    }
+    /* xml NULL deletes the value. */
+    api->keyval_set(vh->store, user, xml, len, vcard_stored, kept);
+    free(xml);
+    return MYNAH_ASYNC;
+}
+
+/* "iq-set/bare/vcard-temp:vCard": nobody sets another user's vCard
+ * (XEP-0054 §3.2). */
+static int on_set_other(mynah_event *ev, void *userdata)
+{
+    (void)userdata;
+    reply_error(api->event_stanza(ev), "auth", "forbidden", NULL);
+    return MYNAH_HANDLED;
+}
+
+/* ---- lifecycle ---- */
+
+static int init(mynah_module *module, const mynah_api *table)
+{
+    if (!MYNAH_API_HAS(table, event_ref))
+        return -1;
+    api = table;
+    self = module;
+    return 0;
+}
+
+static int add_host(mynah_module *module, mynah_host *host)
+{
+    vcard_host *vh = calloc(1, sizeof *vh);
+    if (vh == NULL)
+        return -1;
+    vh->store = api->open_store(module, host, "vcard", MYNAH_STORE_KEYVAL);
+    if (vh->store == NULL) {
+        api->log(module, MYNAH_LOG_ERROR, "cannot open the vcard store on %s",
+                 api->host_name(host));
+        free(vh);
+        return -1;
+    }
+    api->host_set_data(module, host, vh);
+    if (api->hook(module, host, "iq-get/self/" NS_VCARD ":vCard", on_get_own,
+                  NULL, MYNAH_PRIORITY_DEFAULT) != 0 ||
+        api->hook(module, host, "iq-get/bare/" NS_VCARD ":vCard",
+                  on_get_other, NULL, MYNAH_PRIORITY_DEFAULT) != 0 ||
+        api->hook(module, host, "iq-set/self/" NS_VCARD ":vCard", on_set_own,
+                  NULL, MYNAH_PRIORITY_DEFAULT) != 0 ||
+        api->hook(module, host, "iq-set/bare/" NS_VCARD ":vCard",
+                  on_set_other, NULL, MYNAH_PRIORITY_DEFAULT) != 0 ||
+        api->add_feature(module, host, NS_VCARD) != 0) {
+        api->host_set_data(module, host, NULL);
+        free(vh);
+        return -1;
+    }
+    return 0;
+}
+
+static void remove_host(mynah_module *module, mynah_host *host)
+{
+    free(api->host_get_data(module, host));
+    api->host_set_data(module, host, NULL);
+}
+
+MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
+    .magic = MYNAH_MODULE_MAGIC,
+    .abi_major = MYNAH_ABI_MAJOR,
+    .abi_minor = MYNAH_ABI_MINOR,
+    .struct_size = sizeof(mynah_module_descriptor),
+    .name = "vcard",
+    .version = "1.0",
+    .options = options,
+    .init = init,
+    .add_host = add_host,
+    .remove_host = remove_host,
+};
