@@ -244,6 +244,14 @@ void conn_close(conn *c)
 {
     if (c->flags & (CONN_CLOSED | CONN_CLOSING))
         return;
+    /* Mid-handshake nothing queued can be sent (no TLS yet, and plaintext
+     * is no longer allowed), and conn_flush() waits for the handshake:
+     * a peer that stalls it (a login timeout) would hold the socket for
+     * ever.  Finish now. */
+    if (c->flags & CONN_HANDSHAKING) {
+        conn_finish(c, "closed during the TLS handshake");
+        return;
+    }
     c->flags |= CONN_CLOSING;
     event_del(&c->read_ev);
     conn_schedule_flush(c);
@@ -437,14 +445,14 @@ static void conn_flush(conn *c)
     if (buf_length(&c->out) > 0)
         return;
     buf_shrink(&c->out);
-    if (c->starttls_ctx != NULL) {
-        conn_begin_tls(c);
-        return;
-    }
+    /* Closing wins over a pending STARTTLS: no handshake to start. */
     if (c->flags & CONN_CLOSING) {
         shutdown(c->fd, SHUT_WR);
         conn_finish(c, "closed");
+        return;
     }
+    if (c->starttls_ctx != NULL)
+        conn_begin_tls(c);
 }
 
 int conn_write(conn *c, const void *data, size_t len)
