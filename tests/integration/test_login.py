@@ -381,6 +381,26 @@ def test_stalled_after_starttls_times_out(server):
     assert 2.5 <= time.time() - start < 6
 
 
+def test_stalled_tls_handshake_times_out(server):
+    """Silence (or half a ClientHello) where the TLS handshake should be,
+    on the direct TLS port and after <proceed/>: the login timeout frees
+    the socket like any other."""
+    baseline = clients.status(server)["connections"]
+    start = time.time()
+    silent = Raw(server.tls_port)
+    partial = Raw(server.tls_port)
+    partial.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    after_proceed = Raw(server.port)
+    after_proceed.send(header())
+    after_proceed.read_until(r"</stream:features>")
+    after_proceed.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    after_proceed.read_until(r"<proceed")
+    for raw in (silent, partial, after_proceed):
+        assert raw.closed_by_server(10), "a stalled handshake was never closed"
+    assert time.time() - start < 6
+    assert wait_for(lambda: clients.status(server)["connections"] <= baseline)
+
+
 def test_logged_in_session_has_no_login_timeout(server):
     raw, jid = scram_login(server, "bob", PASSWORDS["bob"], resource="patient")
     time.sleep(4)  # past c2s_timeout
