@@ -8,6 +8,7 @@
  * MYNAH_API_HAS, and a NULL here would read as "this core lacks it".
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <mynah/mynah.h>
 
@@ -191,6 +192,43 @@ static double api_server_start_time(void)
     return server.start_time;
 }
 
+/* A flush callback that holds its module until it has run. */
+typedef struct held_flush {
+    mynah_module *module;
+    void (*cb)(int written, void *userdata);
+    void *userdata;
+} held_flush;
+
+static void held_flush_done(int written, void *userdata)
+{
+    held_flush *h = userdata;
+    h->cb(written, h->userdata);
+    /* Dropped from the loop: the module's code may still be on the stack
+     * of whoever runs the flush callbacks. */
+    module_unref_later(h->module);
+    free(h);
+}
+
+static int api_session_on_flushed_held(mynah_module *module,
+                                       mynah_session *session,
+                                       void (*cb)(int written, void *ud),
+                                       void *userdata)
+{
+    held_flush *h = malloc(sizeof *h);
+    if (h == NULL)
+        return -1;
+    h->module = module;
+    h->cb = cb;
+    h->userdata = userdata;
+    module_ref(module);
+    if (session_on_flushed(session, held_flush_done, h) != 0) {
+        module_unref_later(module);
+        free(h);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct mynah_api table = {
     .size = sizeof(struct mynah_api),
     .abi_major = MYNAH_ABI_MAJOR,
@@ -305,6 +343,7 @@ static const struct mynah_api table = {
     .host_is_component = api_host_is_component,
     .option_array_subitem = api_option_array_subitem,
     .server_start_time = api_server_start_time,
+    .session_on_flushed_held = api_session_on_flushed_held,
 };
 
 const mynah_api *module_api(void)

@@ -279,6 +279,15 @@ struct mynah_api {
     /* ---- server, continued ---- */
     /* When the server started (seconds since the Unix epoch): uptime. */
     double (*server_start_time)(void);
+
+    /* ---- sessions, continued ---- */
+    /* session_on_flushed, keeping the module loaded until cb has run (as
+     * send_iq does): a module removed while a client is slow to read
+     * would otherwise be called back after its code was unmapped. */
+    int (*session_on_flushed_held)(mynah_module *module,
+                                   mynah_session *session,
+                                   void (*cb)(int written, void *userdata),
+                                   void *userdata);
 };
 
 /* True when the core's table includes `field`. */
