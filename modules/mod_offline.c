@@ -30,7 +30,12 @@
  * deleted only once it has been written to the client's connection; if the
  * session dies first it stays stored and goes out at the next login.
  * While a message is on its way to one session, another session of the
- * same user going online does not get it too.
+ * same user going online does not get it too.  A long queue goes out in
+ * rounds of at most 100 messages or 4 MiB, each round once the previous
+ * one was written, so that a full queue of large messages never exceeds
+ * the connection's output limit; a message that arrives for the user
+ * during a later round is delivered at once and may overtake stored ones
+ * (their <delay/> stamps tell the client their real order).
  *
  * Presence goes first: the delivery happens after mod_presence has
  * broadcast the initial presence.  mod_presence ends the pre-presence
