@@ -251,6 +251,8 @@ typedef struct blocklist {
     jid_set jids;
     mynah_event **held;   /* resource-bind events holding sessions' input */
     size_t held_count;
+    struct blocklist *next_in_bucket;
+    char user[];          /* the owner's bare JID: the index's key */
 } blocklist;
 
 /* What this module keeps per session. */
@@ -259,11 +261,91 @@ typedef struct blocking_session {
     int wants_pushes;     /* asked for the blocklist (XEP-0191 §3.2) */
 } blocking_session;
 
-static blocklist *list_new(void)
+/*
+ * The lists in memory, by user: a chained hash table.  A list is in it
+ * from its user's first bind until its last reference goes, which is when
+ * the user's last session is freed -- after the resource-unbind handlers
+ * ran, so the presence mod_presence sends for a user logging out is still
+ * checked against the list in memory, not the store.
+ */
+static blocklist **buckets;
+static size_t bucket_count;
+static size_t list_count;
+
+static size_t hash_string(const char *s)
 {
-    blocklist *list = calloc(1, sizeof *list);
-    if (list != NULL)
-        list->refs = 1;
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static blocklist *lists_find(const char *user)
+{
+    if (bucket_count == 0)
+        return NULL;
+    blocklist *list = buckets[hash_string(user) & (bucket_count - 1)];
+    while (list != NULL && strcmp(list->user, user) != 0)
+        list = list->next_in_bucket;
+    return list;
+}
+
+/* 0, or -1 when out of memory. */
+static int lists_insert(blocklist *list)
+{
+    if (list_count >= bucket_count) {
+        size_t count = bucket_count ? bucket_count * 2 : 64;
+        blocklist **grown = calloc(count, sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        for (size_t i = 0; i < bucket_count; i++) {
+            blocklist *next;
+            for (blocklist *l = buckets[i]; l != NULL; l = next) {
+                next = l->next_in_bucket;
+                size_t at = hash_string(l->user) & (count - 1);
+                l->next_in_bucket = grown[at];
+                grown[at] = l;
+            }
+        }
+        free(buckets);
+        buckets = grown;
+        bucket_count = count;
+    }
+    size_t at = hash_string(list->user) & (bucket_count - 1);
+    list->next_in_bucket = buckets[at];
+    buckets[at] = list;
+    list_count++;
+    return 0;
+}
+
+static void lists_remove(blocklist *list)
+{
+    blocklist **link = &buckets[hash_string(list->user) & (bucket_count - 1)];
+    while (*link != NULL && *link != list)
+        link = &(*link)->next_in_bucket;
+    if (*link == NULL)
+        return;
+    *link = list->next_in_bucket;
+    if (--list_count == 0) {
+        free(buckets);
+        buckets = NULL;
+        bucket_count = 0;
+    }
+}
+
+/* A new list for a user, in the index, with one reference. */
+static blocklist *list_new(const char *user)
+{
+    size_t len = strlen(user);
+    blocklist *list = calloc(1, sizeof *list + len + 1);
+    if (list == NULL)
+        return NULL;
+    memcpy(list->user, user, len + 1);
+    list->refs = 1;
+    if (lists_insert(list) < 0) {
+        free(list);
+        return NULL;
+    }
     return list;
 }
 
@@ -280,6 +362,7 @@ static void list_unref(blocklist *list)
 {
     if (list == NULL || --list->refs > 0)
         return;
+    lists_remove(list);
     list_release_held(list);
     set_clear(&list->jids);
     free(list);
@@ -290,19 +373,6 @@ static void session_state_free(void *data)
     blocking_session *bs = data;
     list_unref(bs->list);
     free(bs);
-}
-
-/* The in-memory list of a user with a bound session (any state), or
- * NULL. */
-static blocklist *user_list(const char *bare)
-{
-    mynah_session *s;
-    for (size_t i = 0; (s = api->session_of_user(bare, i)) != NULL; i++) {
-        blocking_session *bs = api->session_get_data(self, s);
-        if (bs != NULL && bs->list != NULL)
-            return bs->list;
-    }
-    return NULL;
 }
 
 static void list_loaded(int status, const char *const *keys,
@@ -353,12 +423,12 @@ static blocking_session *attach_session(blocking_host *bh, mynah_session *s)
     if (jid == NULL)
         return NULL;
     const char *bare = api->jid_bare(jid);
-    blocklist *list = user_list(bare);
+    blocklist *list = lists_find(bare);
     if (list != NULL) {
         list->refs++;
         if (list->state == LIST_FAILED)
             list_load(bh, list, bare); /* try again */
-    } else if ((list = list_new()) != NULL) {
+    } else if ((list = list_new(bare)) != NULL) {
         list_load(bh, list, bare);
     } else {
         return NULL;
@@ -477,6 +547,15 @@ static int refuse(mynah_event *ev, enum direction direction)
     return MYNAH_HANDLED;
 }
 
+/* Available or unavailable presence (not a subscription, not a probe). */
+static int presence_notification(mynah_event *ev)
+{
+    mynah_element *root = api->stanza_root(api->event_stanza(ev));
+    const char *type = api->element_attr(root, "type");
+    return strcmp(api->element_name(root), "presence") == 0 &&
+           (type == NULL || strcmp(type, "unavailable") == 0);
+}
+
 /* A check that had to read the store. */
 typedef struct pending_check {
     mynah_event *event;  /* kept when the store answers later */
@@ -532,10 +611,15 @@ static void check_listed(int status, const char *const *keys,
 static int check(mynah_event *ev, enum direction direction,
                  const char *user_bare, const char *other)
 {
-    blocklist *list = user_list(user_bare);
+    blocklist *list = lists_find(user_bare);
     if (list != NULL && list->state == LIST_READY)
         return set_blocks(&list->jids, other) ? refuse(ev, direction)
                                                 : MYNAH_PASS;
+    if (list == NULL && direction == INBOUND && presence_notification(ev))
+        /* The user has no session: presence that is not a subscription
+         * or a probe reaches nobody (RFC 6121 §4.3), so it is not worth a
+         * store read -- a user with many contacts sends a lot of it. */
+        return MYNAH_PASS;
 
     /* No session holds the list: ask the store. */
     blocking_host *bh = api->host_get_data(self, api->event_host(ev));
@@ -895,7 +979,7 @@ static void push_change(const blocking_op *op, const char *const *jids,
 static void op_finish(blocking_op *op)
 {
     mynah_stanza *iq = api->event_stanza(op->event);
-    blocklist *list = user_list(op->user);
+    blocklist *list = lists_find(op->user);
     const char **changed = calloc(op->count + 1, sizeof *changed);
     size_t n = 0;
     for (size_t i = 0; i < op->count; i++) {
@@ -1039,7 +1123,7 @@ static int on_block_command(mynah_event *ev, int block)
     if (condition == NULL && block && op->count == 0)
         condition = "bad-request"; /* §3.3: at least one item */
     if (condition == NULL && block) {
-        blocklist *list = user_list(op->user);
+        blocklist *list = lists_find(op->user);
         long long max = api->option_integer(self, host, "blocking_max_items");
         size_t after = op->count;
         if (list != NULL && list->state == LIST_READY) {

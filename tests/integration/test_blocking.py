@@ -208,6 +208,12 @@ def test_presence_stops_both_ways(server):
     erin.nothing(lambda s: s.get("from", "").startswith(frank.bare), within=0.1)
     # A broadcast on erin's behalf is not an error for erin.
     erin.nothing(lambda s: s.get("type") == "error", within=0.1)
+    # Nor do the unavailable presences of logging out pass.
+    frank.close()
+    erin.nothing(lambda s: s.get("from", "").startswith(frank.bare), within=0.3)
+    frank = online(server, "frank", "again")
+    erin.close()
+    frank.nothing(lambda s: s.get("from", "").startswith(erin.bare), within=0.3)
 
 
 def test_unblock_restores_messages_and_presence(server):
@@ -286,6 +292,22 @@ def test_offline_user_is_protected_too(server):
     rita.presence()
     rita.wait(lambda s: is_presence(s, frm="uma@localhost", type="subscribe"))
     rita.nothing(lambda s: is_presence(s, frm="sam@localhost"), within=0.3)
+
+
+def test_reloading_the_module_keeps_the_blocks(server):
+    vera = online(server, "vera", "reload")
+    walt = online(server, "walt", "reload")
+    ok(block(vera, "walt@localhost"))
+    server.ctl("reload-module", "blocking")
+    # The sessions bound before the reload get their lists back.
+    walt.message(vera.bare, "still blocked?")
+    walt.wait(lambda s: is_error_from(s, vera.bare, "message"))
+    vera.message(walt.bare, "and this way?")
+    err = vera.wait(lambda s: is_error_from(s, walt.bare, "message"))
+    assert blocked_condition(err)
+    ok(unblock(vera, "walt@localhost"))
+    walt.message(vera.bare, "free")
+    vera.wait(lambda s: is_message(s, "free"))
 
 
 def test_own_resources_and_server_are_never_blocked(server):
