@@ -503,7 +503,8 @@ static void broadcast_op_free(void *data)
 }
 
 /* Directed presence recipients get unavailable too, unless the broadcast
- * already reached them (subscribed contacts). */
+ * already reached them (subscribed contacts, when there was a broadcast:
+ * r is NULL otherwise). */
 static void unavailable_to_directed(mynah_session *origin, const roster *r,
                                     mynah_stanza *presence)
 {
@@ -564,7 +565,8 @@ static void on_broadcast_loaded(roster *r, void *userdata)
         }
     }
     if (op->unavailable) {
-        unavailable_to_directed(origin, r, op->presence);
+        unavailable_to_directed(origin, op->was_available ? r : NULL,
+                                op->presence);
     } else if (op->initial) {
         /* §4.3.1: probe those whose presence we want. */
         for (size_t i = 0; r != NULL && i < r->count; i++)

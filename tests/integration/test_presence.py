@@ -19,7 +19,8 @@ OTHER = "example.net"
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank",
          "ivan", "judy", "kate", "leo", "mike", "nina", "oscar", "pat",
-         "quinn", "rita", "sam", "tom", "uma", "vera", "walt"]
+         "quinn", "rita", "sam", "tom", "uma", "vera", "walt", "xena",
+         "yuri"]
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,35 @@ def test_cancel_and_unsubscribe(server):
     frank.nothing(lambda s: is_presence(s, frm=erin.jid), within=0.3)
     erin.close()
     frank.close()
+
+
+def test_removing_a_contact_ends_both_subscriptions(server):
+    xena = online(server, "xena")
+    yuri = online(server, "yuri")
+    mutual(xena, yuri)
+    # §2.5.2: the removal tells yuri's server 'unsubscribe' and
+    # 'unsubscribed'; xena's resources go unavailable for him.
+    assert xena.roster_set("yuri@localhost",
+                           subscription="remove").get("type") == "result"
+    assert xena.wait_push("yuri@localhost").get("subscription") == "remove"
+    # One push per stanza: 'unsubscribe' takes 'from', 'unsubscribed' 'to'.
+    assert yuri.wait_push("xena@localhost").get("subscription") == "to"
+    assert yuri.wait_push("xena@localhost").get("subscription") == "none"
+    yuri.wait(lambda s: is_presence(s, frm=xena.jid, type="unavailable"))
+    yuri.wait(lambda s: is_presence(s, frm="xena@localhost",
+                                    type="unsubscribe"))
+    yuri.wait(lambda s: is_presence(s, frm="xena@localhost",
+                                    type="unsubscribed"))
+    # yuri's resources went unavailable for xena too (§3.3.3).
+    xena.wait(lambda s: is_presence(s, frm=yuri.jid, type="unavailable"))
+    assert "yuri@localhost" not in roster_items(xena.roster_get())
+    # Presence no longer flows either way.
+    xena.presence(status="gone")
+    yuri.presence(status="gone too")
+    xena.nothing(lambda s: is_presence(s, frm=yuri.jid), within=0.3)
+    yuri.nothing(lambda s: is_presence(s, frm=xena.jid), within=0.1)
+    xena.close()
+    yuri.close()
 
 
 def test_request_to_offline_contact_is_delivered_at_login(server):
