@@ -178,7 +178,13 @@ static int jid_stringprep(const char *text, size_t len,
     }
     memcpy(work, text, len);
     work[len] = '\0';
-    rc = stringprep(work, work_size, STRINGPREP_NO_UNASSIGNED, profile);
+    /* Resources (and room nicknames) may hold code points newer than
+     * Unicode 3.2, emoji above all: RFC 7622's FreeformClass allows them
+     * and clients send them.  Local and domain parts, which name accounts
+     * and hosts, stay strict. */
+    Stringprep_profile_flags flags =
+        profile == stringprep_xmpp_resourceprep ? 0 : STRINGPREP_NO_UNASSIGNED;
+    rc = stringprep(work, work_size, flags, profile);
     if (rc == STRINGPREP_OK) {
         out->len = strlen(work);
         if (out->len > JID_PART_MAX)

@@ -164,12 +164,9 @@ def test_non_ascii_resources_bind(server, resource):
     raw.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/jid.c prepares resources with STRINGPREP_NO_UNASSIGNED, so code "
-    "points newer than Unicode 3.2 (emoji) are refused with bad-request; "
-    "RFC 7622's FreeformClass allows them, and Prosody calls stringprep() "
-    "for resources without that flag"))
 def test_emoji_resource_binds(server):
+    """Code points newer than Unicode 3.2 (emoji) are allowed in resources,
+    as RFC 7622's FreeformClass and Prosody allow them."""
     raw = authenticated(server)
     assert bound_jid(bind(raw, "&#x1F4F1;phone")) == "alice@localhost/\U0001F4F1phone"
     raw.close()
