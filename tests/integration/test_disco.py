@@ -7,6 +7,7 @@ import base64
 import os
 import re
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -131,6 +132,18 @@ def test_items_list_components_and_configured_items(other):
     # A component that is not a subdomain of the host is not its item.
     assert all(jid != "elsewhere.example" for jid, _ in items)
     a.close()
+
+
+def test_the_hash_of_the_test_is_the_xep_one():
+    """The independent XEP-0115 computation used below gives the answer of
+    the XEP's own example (§5.2)."""
+    query = ET.fromstring(
+        "<query xmlns='%s'><identity category='client' type='pc' name='Exodus 0.9.1'/>"
+        "<feature var='http://jabber.org/protocol/caps'/>"
+        "<feature var='http://jabber.org/protocol/disco#info'/>"
+        "<feature var='http://jabber.org/protocol/disco#items'/>"
+        "<feature var='http://jabber.org/protocol/muc'/></query>" % INFO)
+    assert caps_ver(query) == "QgayPKawpkPSDYmwT/WM94uAlu0="
 
 
 def test_caps_in_stream_features_match_disco_info(other):
