@@ -122,6 +122,12 @@ static void offline_host_unref(offline_host *oh)
     free(oh);
 }
 
+/* For log lines: the host may be gone once the module left it. */
+static const char *host_label(const offline_host *oh)
+{
+    return oh->removed ? "a removed host" : api->host_name(oh->host);
+}
+
 static const char *attr(mynah_stanza *stanza, const char *name)
 {
     return api->element_attr(api->stanza_root(stanza), name);
@@ -193,7 +199,7 @@ static void on_stored(int status, const char *id, void *userdata)
     if (status != MYNAH_STORE_OK) {
         api->log(self, MYNAH_LOG_WARN,
                  "could not store an offline message for %s@%s", op->user,
-                 api->host_name(op->oh->host));
+                 host_label(op->oh));
         bounce(op->message, "wait", "internal-server-error", NULL);
     }
     store_op_free(op);
@@ -355,7 +361,7 @@ static void on_deleted(int status, void *userdata)
         api->log(self, MYNAH_LOG_WARN,
                  "could not delete a delivered offline message of %s@%s: "
                  "it will be delivered again",
-                 d->user, api->host_name(d->oh->host));
+                 d->user, host_label(d->oh));
     delivery_finish(d, status == MYNAH_STORE_OK);
 }
 
@@ -404,7 +410,7 @@ static int deliver_item(runner *r, mynah_session *s,
         if (message == NULL)
             api->log(self, MYNAH_LOG_WARN,
                      "an offline message of %s@%s is unreadable: kept",
-                     r->user, api->host_name(oh->host));
+                     r->user, host_label(oh));
         else
             api->stanza_unref(message);
         if (d)
