@@ -219,13 +219,13 @@ static void on_counted(int status, const mynah_archive_item *items,
     (void)items;
     (void)complete;
     store_op *op = userdata;
-    long long quota =
-        api->option_integer(self, op->oh->host, "offline_max_messages");
     if (op->oh->removed || status == MYNAH_STORE_ERROR) {
         bounce(op->message, "wait", "internal-server-error", NULL);
         store_op_free(op);
         return;
     }
+    long long quota =
+        api->option_integer(self, op->oh->host, "offline_max_messages");
     if ((long long)count >= quota) {
         bounce(op->message, "cancel", "service-unavailable",
                "The recipient's offline message storage is full");
