@@ -344,6 +344,7 @@ static const struct mynah_api table = {
     .option_array_subitem = api_option_array_subitem,
     .server_start_time = api_server_start_time,
     .session_on_flushed_held = api_session_on_flushed_held,
+    .session_send_raw = session_send_raw,
 };
 
 const mynah_api *module_api(void)

@@ -288,6 +288,15 @@ struct mynah_api {
                                    mynah_session *session,
                                    void (*cb)(int written, void *userdata),
                                    void *userdata);
+
+    /* Writes bytes to a session's stream as they are, for a module that
+     * sends one serialized stanza to many sessions (a MUC room's fan-out
+     * writes "<message to='X'" and then the same rest to each occupant).
+     * The bytes must complete well-formed stanzas in the stream's content
+     * namespace; nothing is checked or routed.  0, or -1 when the session
+     * cannot take them (closing, or one without a stream, such as a bot). */
+    int (*session_send_raw)(mynah_session *session, const char *data,
+                            size_t len);
 };
 
 /* True when the core's table includes `field`. */
