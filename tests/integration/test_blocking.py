@@ -21,7 +21,7 @@ from im_client import (Client, any_presence, error_condition, is_message,  # noq
 NS = "urn:xmpp:blocking"
 NS_ERRORS = "urn:xmpp:blocking:errors"
 OTHER = "example.net"
-MODULES = 'modules_enabled = { "roster", "presence", "blocking", "vcard" }'
+MODULES = 'modules_enabled = { "roster", "presence", "blocking", "vcard", "disco" }'
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank",
          "ivan", "judy", "kate", "leo", "mike", "nina", "oscar", "pat",
@@ -97,6 +97,15 @@ def blocked_condition(s):
 
 
 # -- the blocklist itself (§3.2 - §3.5) ----------------------------------------
+
+def test_server_advertises_blocking(server):
+    """§3.1: the feature is in the server's disco#info."""
+    c = login(server, "walt", "disco")
+    reply = c.iq("<query xmlns='http://jabber.org/protocol/disco#info'/>", to="localhost")
+    features = {f.get("var") for f in
+                reply.iter("{http://jabber.org/protocol/disco#info}feature")}
+    assert NS in features
+
 
 def test_blocklist_get_and_block(server):
     alice = login(server, "alice")

@@ -22,7 +22,7 @@ PRIVATE = "jabber:iq:private"
 @pytest.fixture(scope="module")
 def server():
     m = Mynah(plaintext=True,
-              host_options='modules_enabled = { "vcard", "private" }\n'
+              host_options='modules_enabled = { "vcard", "private", "disco" }\n'
                            "vcard_max_size = 2048\n"
                            "private_max_size = 4096")
     m.start()
@@ -61,6 +61,17 @@ def canonical(element):
     """The element as comparable text (ElementTree writes namespaces its
     own way, the same way for equal trees)."""
     return ET.tostring(element)
+
+
+# -- discovery -------------------------------------------------------------
+
+def test_server_advertises_both(server):
+    raw = login(server, "dave", "disco")
+    reply = iq(raw, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+               to="localhost")
+    features = {f.get("var") for f in
+                reply.iter("{http://jabber.org/protocol/disco#info}feature")}
+    assert {"vcard-temp", "jabber:iq:private"} <= features
 
 
 # -- vCard -----------------------------------------------------------------
