@@ -345,6 +345,8 @@ static const struct mynah_api table = {
     .server_start_time = api_server_start_time,
     .session_on_flushed_held = api_session_on_flushed_held,
     .session_send_raw = session_send_raw,
+    .stanzas_routed = router_stanzas_routed,
+    .session_count = session_count,
 };
 
 const mynah_api *module_api(void)

@@ -297,6 +297,12 @@ struct mynah_api {
      * cannot take them (closing, or one without a stream, such as a bot). */
     int (*session_send_raw)(mynah_session *session, const char *data,
                             size_t len);
+
+    /* ---- server figures (mod_sensordata reports them) ---- */
+    /* Stanzas routed since the server started. */
+    unsigned long long (*stanzas_routed)(void);
+    /* Bound sessions of every host. */
+    size_t (*session_count)(void);
 };
 
 /* True when the core's table includes `field`. */
