@@ -88,9 +88,10 @@ class Client:
         self.jid = plain_login(self.raw, user, password, resource=resource)
         self.bare = self.jid.split("/")[0]
         self.parser = ET.XMLPullParser(events=("start", "end"))
-        self.parser.feed("<stream xmlns='jabber:client' "
+        self.parser.feed("<stream:stream xmlns='jabber:client' "
                          "xmlns:stream='http://etherx.jabber.org/streams'>")
         self.depth = 0
+        self.closed_stream = False
         self.queue = []
         self.closed = False
         self._feed(self.raw.take().encode())
@@ -100,6 +101,8 @@ class Client:
 
     # -- input --------------------------------------------------------
     def _feed(self, data):
+        if self.depth == 0 and self.closed_stream:
+            return  # nothing is read after </stream:stream>
         self.parser.feed(data)
         for event, el in self.parser.read_events():
             if event == "start":
@@ -108,6 +111,8 @@ class Client:
                 self.depth -= 1
                 if self.depth == 1:
                     self.queue.append(el)
+                elif self.depth == 0:
+                    self.closed_stream = True
 
     def _read(self, timeout):
         self.raw.sock.settimeout(max(0.01, timeout))
