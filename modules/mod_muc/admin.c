@@ -14,7 +14,6 @@
  * A request with several items is checked whole before anything changes
  * (§9.5 asks for the list to be applied as one).
  */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +87,7 @@ static void list(muc_room *room, mynah_stanza *iq, mynah_element *item,
     } else {
         strmap_iter it = {0};
         while (strmap_next(&room->affiliations, &it))
-            if ((int)(intptr_t)it.value - 1 == aff)
+            if (aff_of_entry(it.value) == aff)
                 add_item(query, it.key, NULL, aff, -1);
     }
     api->route(reply);

@@ -48,10 +48,16 @@ int role_parse(const char *name)
     return -1;
 }
 
+/* The map holds affiliation + 1, so that no entry is NULL. */
+int aff_of_entry(const void *value)
+{
+    return (int)((intptr_t)value - 1);
+}
+
 static int aff_lookup(muc_room *room, const char *key)
 {
     void *v = strmap_get(&room->affiliations, key);
-    return v ? (int)((intptr_t)v - 1) : -1;
+    return v ? aff_of_entry(v) : -1;
 }
 
 /* jid: a full or bare JID, or a domain. */
@@ -87,7 +93,7 @@ size_t aff_count(muc_room *room, int affiliation)
     size_t n = 0;
     strmap_iter it = {0};
     while (strmap_next(&room->affiliations, &it))
-        if ((intptr_t)it.value - 1 == affiliation)
+        if (aff_of_entry(it.value) == affiliation)
             n++;
     return n;
 }

@@ -231,6 +231,8 @@ int aff_get(muc_room *room, const char *jid);
 /* AFF_NONE removes the entry.  jid is a bare JID or a domain. */
 int aff_set(muc_room *room, const char *jid, int affiliation);
 size_t aff_count(muc_room *room, int affiliation);
+/* The affiliation of a room->affiliations entry (an iteration's value). */
+int aff_of_entry(const void *value);
 const char *aff_name(int affiliation);
 int aff_parse(const char *name); /* -1 if unknown */
 const char *role_name(int role);

@@ -73,7 +73,7 @@ static mynah_stanza *record_of(muc_room *room)
         mynah_element *a = api->element_add_child(root, "affiliation", NULL);
         if (a == NULL || api->element_set_attr(a, "jid", it.key) < 0 ||
             api->element_set_attr(a, "affiliation",
-                                  aff_name(aff_get(room, it.key))) < 0)
+                                  aff_name(aff_of_entry(it.value))) < 0)
             goto fail;
     }
     return record;

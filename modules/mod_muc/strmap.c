@@ -50,14 +50,18 @@ static int strmap_grow(strmap *map)
 
 int strmap_put(strmap *map, const char *key, void *value)
 {
+    size_t hash = strmap_hash(key);
+    if (map->cap > 0) {
+        /* Replacing never allocates, so it cannot fail. */
+        strmap_entry *e = *strmap_slot(map, key, hash);
+        if (e != NULL) {
+            e->value = value;
+            return 0;
+        }
+    }
     if (map->count >= map->cap && strmap_grow(map) < 0)
         return -1;
-    size_t hash = strmap_hash(key);
     strmap_entry **slot = strmap_slot(map, key, hash);
-    if (*slot != NULL) {
-        (*slot)->value = value;
-        return 0;
-    }
     strmap_entry *e = malloc(sizeof *e);
     if (e == NULL || (e->key = strdup(key)) == NULL) {
         free(e);

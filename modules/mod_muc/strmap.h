@@ -31,7 +31,8 @@ typedef struct strmap_iter {
     void *value;
 } strmap_iter;
 
-/* Adds or replaces; 0, or -1 when out of memory.  value must not be NULL. */
+/* Adds or replaces; 0, or -1 when out of memory (replacing an existing
+ * key never fails).  value must not be NULL. */
 int strmap_put(strmap *map, const char *key, void *value);
 void *strmap_get(const strmap *map, const char *key);
 /* Removes the key; returns its value (NULL if absent). */
