@@ -191,7 +191,7 @@ static const char *refusal(muc_room *room, const char *nick, int aff,
 
 static void enter(muc_service *service, muc_room *room, const char *name,
                   const char *nick, const char *from, const char *bare,
-                  const char *domain, mynah_stanza *presence)
+                  const char *domain, mynah_stanza *presence, int modified)
 {
     mynah_element *x = api->element_child(api->stanza_root(presence), "x",
                                           NS_MUC);
@@ -241,8 +241,9 @@ static void enter(muc_service *service, muc_room *room, const char *name,
     }
     /* The newcomer's to everyone, then to the newcomer with the codes:
      * 100 non-anonymous room, 170 logged, 201 created (§7.2.3, §10.1.1). */
-    int codes[3] = {room->config.whois_anyone ? 100 : 0,
-                    room->config.logging ? 170 : 0, created ? 201 : 0};
+    int codes[4] = {room->config.whois_anyone ? 100 : 0,
+                    room->config.logging ? 170 : 0, created ? 201 : 0,
+                    modified ? 210 : 0};
     for (muc_occupant *o = room->first; o; o = o->next) {
         if (o == occupant)
             continue;
@@ -250,7 +251,7 @@ static void enter(muc_service *service, muc_room *room, const char *name,
         if (view)
             outgoing_send(view, o->real_jid);
     }
-    send_to(self_presence(occupant, NULL, codes, 3), from);
+    send_to(self_presence(occupant, NULL, codes, 4), from);
 
     mynah_element *history = x ? api->element_child(x, "history", NULL) : NULL;
     history_send(room, from, history);
@@ -262,7 +263,7 @@ static void enter(muc_service *service, muc_room *room, const char *name,
 /* ---- nick changes (§7.6) ---- */
 
 static void change_nick(muc_room *room, muc_occupant *o, const char *nick,
-                        mynah_stanza *presence)
+                        mynah_stanza *presence, int modified)
 {
     muc_occupant *other = room_occupant(room, nick);
     if (other != NULL) {
@@ -286,8 +287,39 @@ static void change_nick(muc_room *room, muc_occupant *o, const char *nick,
     o->nick = new_nick;
     o->occupant_jid = new_jid;
     occupant_set_presence(o, presence);
-    /* ...and the new nick comes in. */
-    presence_broadcast(room, o, 0);
+    /* ...and the new nick comes in (with 210 to its owner when the
+     * service changed the nick asked for, §7.6.3). */
+    presence_broadcast(room, o, modified ? 210 : 0);
+}
+
+/*
+ * The room's nick policy (XEP-0045 §7.2.9): surrounding white space is
+ * removed and inner runs of it become one space, so that "alice" and
+ * " alice  " cannot pose as different people.  Returns a malloc'd nick
+ * (empty when nothing is left) and sets *modified when it differs.
+ */
+static char *normalize_nick(const char *nick, int *modified)
+{
+    size_t len = strlen(nick);
+    char *out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t n = 0;
+    int pending_space = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = nick[i];
+        if (c == ' ' || c == '\t') {
+            pending_space = n > 0;
+            continue;
+        }
+        if (pending_space)
+            out[n++] = ' ';
+        pending_space = 0;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    *modified = strcmp(out, nick) != 0;
+    return out;
 }
 
 /* ---- entry points ---- */
@@ -311,7 +343,16 @@ int presence_to_occupant(muc_service *service, mynah_stanza *presence)
         return MYNAH_HANDLED;
     }
     const char *name = api->jid_part(room_jid, MYNAH_JID_LOCAL);
-    const char *nick = api->jid_part(room_jid, MYNAH_JID_RESOURCE);
+    int modified = 0;
+    char *nick = normalize_nick(api->jid_part(room_jid, MYNAH_JID_RESOURCE), &modified);
+    if (nick == NULL || nick[0] == '\0') {
+        if (type == NULL)
+            muc_error(presence, "modify", "jid-malformed", "a nick cannot be empty");
+        free(nick);
+        api->jid_free(room_jid);
+        api->jid_free(user);
+        return MYNAH_HANDLED;
+    }
     muc_room *room = room_find(service, name);
     muc_occupant *o = room ? room_occupant_by_real(room, from) : NULL;
 
@@ -324,10 +365,10 @@ int presence_to_occupant(muc_service *service, mynah_stanza *presence)
             occupant_set_presence(o, presence);
             presence_broadcast(room, o, 0);
         } else if (o != NULL) {
-            change_nick(room, o, nick, presence);
+            change_nick(room, o, nick, presence, modified);
         } else {
             enter(service, room, name, nick, from, api->jid_bare(user),
-                  api->jid_part(user, MYNAH_JID_DOMAIN), presence);
+                  api->jid_part(user, MYNAH_JID_DOMAIN), presence, modified);
         }
     } else if (is_type(type, "unavailable") && o != NULL) {
         /* §7.14: leaving, with the user's status text. */
@@ -340,6 +381,7 @@ int presence_to_occupant(muc_service *service, mynah_stanza *presence)
         presence_remove(room, o, 333, NULL, NULL);
         room_reap_if_empty(room);
     }
+    free(nick);
     api->jid_free(room_jid);
     api->jid_free(user);
     return MYNAH_HANDLED;

@@ -377,3 +377,23 @@ def test_session_end_makes_the_occupant_leave(server, clients):
     # B's nick is free again.
     carol = clients("carol")
     carol.enter("drop", "B")
+
+
+def test_room_normalizes_nicks_with_status_210(clients):
+    """§7.2.9/§7.6.3: the service may change the nick asked for and says so
+    with 210; here surrounding and repeated white space goes."""
+    alice, bob = clients("alice"), clients("bob")
+    alice.create_instant("norm", "A")
+    bob.send("<presence to='norm@%s/  Bob   the   Builder '>"
+             "<x xmlns='http://jabber.org/protocol/muc'/></presence>" % MUC)
+    own = bob.presence_of("norm@%s/Bob the Builder" % MUC)
+    assert {110, 210} <= statuses(own)
+    seen = alice.presence_of("norm@%s/Bob the Builder" % MUC)
+    assert 210 not in statuses(seen)
+    # A nick change that needs normalizing says so too.
+    bob.send("<presence to='norm@%s/ Bobby'/>" % MUC)
+    own = bob.presence_of("norm@%s/Bobby" % MUC)
+    assert {110, 210} <= statuses(own)
+    # Only white space is not a nick.
+    err = clients("carol").join("norm", "   ", expect_error=True)
+    assert error_condition(err) == "jid-malformed"
