@@ -548,27 +548,40 @@ static int on_update(mynah_event *ev, void *ud)
         else if (reply != NULL)
             api->stanza_unref(reply);
     } else {
-        int failed = 0;
+        /* The count after the merge, before anything changes: an update
+         * that would exceed the limit changes nothing. */
+        long long count = (long long)t->tag_count;
         for (size_t i = 0; i < tags.count; i++) {
+            int have = thing_tag_index(t, tags.tags[i].name) >= 0;
             if (tags.tags[i].value[0] == '\0')
-                thing_tag_remove(t, tags.tags[i].name);
-            else if (thing_tag_set(t, tags.tags[i].name, tags.tags[i].numeric,
-                                   tags.tags[i].value) < 0)
-                failed = 1;
+                count -= have;
+            else
+                count += !have;
         }
         long long max = api->option_integer(self, dh->host,
                                             "iot_discovery_max_tags");
-        if (jid_attr == NULL) {
-            free(t->last_full);
-            t->last_full = strdup(from);
-        }
-        save_thing(dh, t);
-        if (failed)
-            iot_error(iq, "wait", "resource-constraint", NULL);
-        else if ((long long)t->tag_count > max)
+        if (count > max) {
             iot_error(iq, "modify", "not-acceptable", "too many tags");
-        else
-            reply_empty(ev);
+        } else {
+            int failed = 0;
+            for (size_t i = 0; i < tags.count; i++) {
+                if (tags.tags[i].value[0] == '\0')
+                    thing_tag_remove(t, tags.tags[i].name);
+                else if (thing_tag_set(t, tags.tags[i].name,
+                                       tags.tags[i].numeric,
+                                       tags.tags[i].value) < 0)
+                    failed = 1;
+            }
+            if (jid_attr == NULL) {
+                free(t->last_full);
+                t->last_full = strdup(from);
+            }
+            save_thing(dh, t);
+            if (failed)
+                iot_error(iq, "wait", "resource-constraint", NULL);
+            else
+                reply_empty(ev);
+        }
     }
     free(key);
     free(target);

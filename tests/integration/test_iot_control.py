@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from iot_client import (BEFRIEND, NS_CONTROL, NS_DISCOVERY, REGISTRY,  # noqa: E402
-                        Slix, child, error_condition, has_child, is_iq,
+                        Slix, child, error_condition, is_iq,
                         iot_server, run_command, tag, tags_xml)
 
 USERS = ["device%d" % i for i in range(1, 8)] + ["master", "owner", "helper", "stranger"]

@@ -15,7 +15,7 @@ from iot_client import (NS_DISCOVERY, REGISTRY, Slix, child,  # noqa: E402
                         error_condition, found_things, is_iq, iot_server,
                         tag, tags_xml)
 
-USERS = ["thing%d" % i for i in range(1, 16)] + ["rack", "owner", "owner2", "curious"]
+USERS = ["thing%d" % i for i in range(1, 17)] + ["rack", "owner", "owner2", "curious"]
 
 # The XEP's meta data (§3.6).
 XEP_TAGS = [("SN", "str", "394872348732948723"), ("MAN", "str", "www.ktc.se"),
@@ -426,6 +426,23 @@ def test_tag_limits(server):
         assert error_condition(r) == "bad-request", tags[0]
     ok = register(thing, [("A" * 32, "str", "é" * 128)])
     assert ok.get("type") == "result"
+    thing.close()
+
+
+def test_an_update_past_the_limit_changes_nothing(server, owner, curious):
+    thing = login(server, "thing16")
+    tags = [("SN", "str", "limit-16"), ("KEY", "str", "k16")]
+    register(thing, tags)
+    claim_and_ack(thing, owner, tags)
+    many = "".join("<str name='T%d' value='x'/>" % i for i in range(31))
+    r = thing.iq("<update xmlns='%s'>%s</update>" % (NS_DISCOVERY, many), type="set", to=REGISTRY)
+    assert error_condition(r) == "not-acceptable"
+    found, _ = found_things(search(curious, "<strEq name='SN' value='limit-16'/>"))
+    assert found[0][2] == {"SN": "limit-16"}
+    # Deleting one makes room for one.
+    r = thing.iq("<update xmlns='%s'><str name='KEY' value=''/>%s</update>" % (NS_DISCOVERY, many),
+                 type="set", to=REGISTRY)
+    assert r.get("type") == "result"
     thing.close()
 
 
