@@ -223,6 +223,24 @@ static int fire(mynah_host *host, const char *name, mynah_stanza *stanza,
     return hooks_fire(host->hooks, name, &ev);
 }
 
+/* "[pre-]<kind>/<class>" without formatting it for every stanza (snprintf
+ * was 5% of the server's time routing chat messages).  kind is one of
+ * stanza_kind()'s answers, prefix "" or "pre-". */
+static const char *kind_event(const char *prefix, const char *kind,
+                              address_class klass)
+{
+    static const char *const names[2][3][4] = {
+        {{"message/host", "message/bare", "message/full", "message/self"},
+         {"presence/host", "presence/bare", "presence/full", "presence/self"},
+         {"iq/host", "iq/bare", "iq/full", "iq/self"}},
+        {{"pre-message/host", "pre-message/bare", "pre-message/full", "pre-message/self"},
+         {"pre-presence/host", "pre-presence/bare", "pre-presence/full", "pre-presence/self"},
+         {"pre-iq/host", "pre-iq/bare", "pre-iq/full", "pre-iq/self"}}};
+    int pre = prefix[0] != '\0';
+    int k = kind[0] == 'm' ? 0 : kind[0] == 'p' ? 1 : 2;
+    return names[pre][k][klass];
+}
+
 /* "message/bare", and for iqs "iq-get/bare/<ns>:<name>" then "iq/bare". */
 static int fire_for(mynah_host *host, const char *prefix, const char *kind,
                     address_class klass, mynah_stanza *stanza,
@@ -241,8 +259,7 @@ static int fire_for(mynah_host *host, const char *prefix, const char *kind,
                 return r;
         }
     }
-    snprintf(name, sizeof name, "%s%s/%s", prefix, kind, class_names[klass]);
-    return fire(host, name, stanza, origin);
+    return fire(host, kind_event(prefix, kind, klass), stanza, origin);
 }
 
 /* ---- filters: "stanza/out/<kind>" and "stanza/in/<kind>" ----
