@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <mynah/mynah.h>
 
@@ -138,10 +139,20 @@ static double api_session_idle_seconds(const mynah_session *s)
     return server_now() - s->last_input;
 }
 
+/* An account, or a bot: a local session bound under that name is an
+ * entity of the host as much as an account is (it has a roster, gets
+ * subscription requests), for as long as it is there. */
 static int api_user_exists(mynah_host *host, const char *user)
 {
     if (host == NULL || user == NULL)
         return 0;
+    char bare[2048];
+    if (snprintf(bare, sizeof bare, "%s@%s", user, host_name(host)) <
+        (int)sizeof bare)
+        for (mynah_session *s = session_first_of_user(bare); s;
+             s = s->next_of_user)
+            if (s->kind == MYNAH_SESSION_LOCAL)
+                return 1;
     return accounts_exists(host_name(host), user);
 }
 
@@ -227,6 +238,124 @@ static int api_session_on_flushed_held(mynah_module *module,
         return -1;
     }
     return 0;
+}
+
+/* ---- local sessions (bots): no socket, stanzas go to a function ---- */
+
+typedef struct local_session {
+    mynah_module *owner;
+    int (*deliver)(mynah_session *session, mynah_stanza *stanza,
+                   void *userdata);
+    void *userdata;
+} local_session;
+
+static int local_send(mynah_session *s, mynah_stanza *stanza)
+{
+    local_session *ls = s->proto;
+    if (ls == NULL || ls->deliver == NULL) {
+        stanza_unref(stanza);
+        return -1;
+    }
+    return ls->deliver(s, stanza, ls->userdata);
+}
+
+/* The owner hears of the close once (deliver with NULL), then never
+ * again: the session itself lives on until it is reaped. */
+static void local_close(mynah_session *s, const char *condition,
+                        const char *text)
+{
+    (void)condition;
+    (void)text;
+    local_session *ls = s->proto;
+    if (ls == NULL || ls->deliver == NULL)
+        return;
+    int (*deliver)(mynah_session *, mynah_stanza *, void *) = ls->deliver;
+    ls->deliver = NULL;
+    deliver(s, NULL, ls->userdata);
+}
+
+static void local_free(mynah_session *s)
+{
+    free(s->proto);
+    s->proto = NULL;
+}
+
+static const session_ops local_ops = {
+    .send = local_send,
+    .close = local_close,
+    .free = local_free,
+};
+
+static mynah_session *api_session_new_local(
+    mynah_module *module, mynah_host *host, const char *local,
+    const char *resource,
+    int (*deliver)(mynah_session *session, mynah_stanza *stanza, void *ud),
+    void *userdata)
+{
+    if (host == NULL || local == NULL || deliver == NULL)
+        return NULL;
+    /* Prepared as a client's JID would be (nodeprep, resourceprep). */
+    char *text = NULL;
+    if (asprintf(&text, "%s@%s%s%s", local, host_name(host),
+                 resource ? "/" : "", resource ? resource : "") < 0)
+        return NULL;
+    mynah_jid *jid = jid_new(text);
+    free(text);
+    if (jid == NULL || jid_part(jid, MYNAH_JID_LOCAL) == NULL) {
+        jid_free(jid);
+        return NULL;
+    }
+    local_session *ls = calloc(1, sizeof *ls);
+    char *username = strdup(jid_part(jid, MYNAH_JID_LOCAL));
+    char *prepared = resource ? strdup(jid_part(jid, MYNAH_JID_RESOURCE)) : NULL;
+    jid_free(jid);
+    mynah_session *s = NULL;
+    if (ls == NULL || username == NULL || (resource && prepared == NULL) ||
+        (s = session_new(MYNAH_SESSION_LOCAL, host, &local_ops, ls)) == NULL) {
+        free(ls);
+        free(username);
+        free(prepared);
+        return NULL;
+    }
+    ls->owner = module;
+    ls->deliver = deliver;
+    ls->userdata = userdata;
+    s->username = username;
+    s->state = SESSION_AUTHENTICATED;
+    /* Never kick a client off a resource for a bot. */
+    int rc = session_bind(s, prepared, 0);
+    free(prepared);
+    if (rc != 0) {
+        ls->deliver = NULL; /* the caller gets NULL, not a close notice */
+        session_close(s, NULL, NULL);
+        return NULL;
+    }
+    return s;
+}
+
+static int api_session_submit(mynah_session *s, mynah_stanza *stanza)
+{
+    if (s == NULL || s->kind != MYNAH_SESSION_LOCAL ||
+        s->state != SESSION_BOUND) {
+        stanza_unref(stanza);
+        return -1;
+    }
+    s->last_input = server_now();
+    session_ref(s); /* routing may close it */
+    router_from_client(s, stanza);
+    session_unref(s);
+    return 0;
+}
+
+void module_api_close_local_sessions(mynah_module *module, mynah_host *host)
+{
+    for (mynah_session *s = session_first(); s; s = s->next_all) {
+        if (s->ops != &local_ops || s->state == SESSION_CLOSING)
+            continue;
+        local_session *ls = s->proto;
+        if (ls->owner == module && (host == NULL || s->host == host))
+            session_close(s, NULL, NULL);
+    }
 }
 
 static const struct mynah_api table = {
@@ -347,6 +476,8 @@ static const struct mynah_api table = {
     .session_send_raw = session_send_raw,
     .stanzas_routed = router_stanzas_routed,
     .session_count = session_count,
+    .session_new_local = api_session_new_local,
+    .session_submit = api_session_submit,
 };
 
 const mynah_api *module_api(void)

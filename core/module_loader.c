@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lua/lua_loader.h"
 #include "host.h"
 #include "hooks.h"
 #include "log.h"
@@ -75,6 +76,8 @@ static size_t use_count;
 static void set_error(char **error, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void forget_deferred(const mynah_module *m);
+static int init_module(mynah_module *m, int *initialised_here, char **error);
+static void module_close(mynah_module *m);
 
 static void set_error(char **error, const char *fmt, ...)
 {
@@ -177,21 +180,32 @@ static int module_name_valid(const char *name)
     return 1;
 }
 
-/* Tries dir/mod_NAME.so; returns the malloc'd path when the file exists.
- * Appends the directory to `searched` for the error message. */
-static char *try_dir(const char *dir, size_t len, const char *name,
-                     char **searched)
+/* The file names a module NAME may have, in order of preference: a shared
+ * object, else a Lua module, else a Lua bot (see lua/lua_loader.h). */
+static const char *const module_file_patterns[] = {"mod_%s.so", "mod_%s.lua",
+                                                   "%s.lua"};
+
+/* Tries dir/<pattern with NAME>; returns the malloc'd path when the file
+ * exists.  Appends the directory to `searched` (when not NULL) for the
+ * error message. */
+static char *try_dir(const char *dir, size_t len, const char *pattern,
+                     const char *name, char **searched)
 {
     if (len == 0)
         return NULL;
-    char *path = NULL;
-    if (asprintf(&path, "%.*s/mod_%s.so", (int)len, dir, name) < 0)
+    char *file = NULL, *path = NULL;
+    if (asprintf(&file, pattern, name) < 0)
+        return NULL;
+    int n = asprintf(&path, "%.*s/%s", (int)len, dir, file);
+    free(file);
+    if (n < 0)
         return NULL;
     if (access(path, F_OK) == 0)
         return path;
     free(path);
     char *more = NULL;
-    if (asprintf(&more, "%s%s%.*s", *searched ? *searched : "",
+    if (searched != NULL &&
+        asprintf(&more, "%s%s%.*s", *searched ? *searched : "",
                  *searched ? ", " : "", (int)len, dir) >= 0) {
         free(*searched);
         *searched = more;
@@ -199,22 +213,54 @@ static char *try_dir(const char *dir, size_t len, const char *name,
     return NULL;
 }
 
-static char *find_module_file(const char *name, char **searched)
+static char *find_file_as(const char *pattern, const char *name,
+                          char **searched)
 {
     char *path;
     for (size_t i = 0; i < config_path_count; i++)
-        if ((path = try_dir(config_paths[i], strlen(config_paths[i]), name,
-                            searched)) != NULL)
+        if ((path = try_dir(config_paths[i], strlen(config_paths[i]), pattern,
+                            name, searched)) != NULL)
             return path;
     const char *env = getenv("MYNAH_MODULE_PATH");
     while (env != NULL && *env != '\0') {
         const char *colon = strchr(env, ':');
         size_t len = colon ? (size_t)(colon - env) : strlen(env);
-        if ((path = try_dir(env, len, name, searched)) != NULL)
+        if ((path = try_dir(env, len, pattern, name, searched)) != NULL)
             return path;
         env = colon ? colon + 1 : NULL;
     }
-    return try_dir(MYNAH_MODULE_DIR, strlen(MYNAH_MODULE_DIR), name, searched);
+    return try_dir(MYNAH_MODULE_DIR, strlen(MYNAH_MODULE_DIR), pattern, name,
+                   searched);
+}
+
+/* A .so anywhere on the path wins over a script; mod_lua itself is only
+ * ever a shared object. */
+static char *find_module_file(const char *name, char **searched)
+{
+    size_t patterns = strcmp(name, "lua") == 0 ? 1 : 3;
+    for (size_t i = 0; i < patterns; i++) {
+        char *path = find_file_as(module_file_patterns[i], name,
+                                  i == 0 ? searched : NULL);
+        if (path != NULL)
+            return path;
+    }
+    return NULL;
+}
+
+/* A script found as NAME.lua (not mod_NAME.lua) is a bot. */
+static int script_is_bot(const char *name, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    return !(strncmp(base, "mod_", 4) == 0 &&
+             strncmp(base + 4, name, strlen(name)) == 0 &&
+             strcmp(base + 4 + strlen(name), ".lua") == 0);
+}
+
+static int is_script_path(const char *path)
+{
+    size_t len = strlen(path);
+    return len > 4 && strcmp(path + len - 4, ".lua") == 0;
 }
 
 /* ---- descriptor checks ---- */
@@ -312,6 +358,62 @@ static mynah_module *open_file(const char *name, const char *file,
     return m;
 }
 
+/*
+ * Opens a Lua module or bot through mod_lua's "lua-loader" API: mod_lua is
+ * opened and initialised first (it must be a shared object on the module
+ * path), then builds the descriptor from the script.  The new module uses
+ * mod_lua's API, which keeps mod_lua loaded for as long as the module
+ * exists (its callbacks are mod_lua's code).  `previous` is the running
+ * version on a reload.  The result is not in the registry yet.
+ */
+static mynah_module *open_script(const char *name, const char *path,
+                                 const mynah_module_descriptor *previous,
+                                 char **error)
+{
+    char *why = NULL;
+    mynah_module *lua = module_open("lua", &why);
+    if (lua == NULL || init_module(lua, NULL, &why) < 0) {
+        set_error(error, "module '%s' (%s) is written in Lua, but mod_lua "
+                  "cannot be loaded: %s", name, path,
+                  why ? why : "unknown error");
+        free(why);
+        return NULL;
+    }
+    const lua_loader_api *loader =
+        module_get_api(NULL, LUA_LOADER_API, LUA_LOADER_VERSION);
+    if (loader == NULL) {
+        set_error(error, "module '%s' (%s) is written in Lua, but mod_lua "
+                  "(%s) does not offer the '%s' API", name, path,
+                  lua->path ? lua->path : "built in", LUA_LOADER_API);
+        return NULL;
+    }
+    const mynah_module_descriptor *desc =
+        loader->open(name, path, script_is_bot(name, path), previous, &why);
+    if (desc == NULL) {
+        set_error(error, "%s", why ? why : "cannot open the Lua module");
+        free(why);
+        return NULL;
+    }
+    if (check_descriptor(desc, name, path, error) < 0) {
+        loader->close(desc);
+        return NULL;
+    }
+    mynah_module *m = module_new(name, path, NULL, desc);
+    if (m == NULL) {
+        set_error(error, "module '%s': out of memory", name);
+        loader->close(desc);
+        return NULL;
+    }
+    m->script = loader;
+    loader->attach(desc, m);
+    if (module_get_api(m, LUA_LOADER_API, LUA_LOADER_VERSION) == NULL) {
+        set_error(error, "module '%s': out of memory", name);
+        module_close(m);
+        return NULL;
+    }
+    return m;
+}
+
 mynah_module *module_open(const char *name, char **error)
 {
     mynah_module *m = module_find(name);
@@ -325,18 +427,26 @@ mynah_module *module_open(const char *name, char **error)
     char *searched = NULL;
     char *path = find_module_file(name, &searched);
     if (path == NULL) {
-        set_error(error, "module '%s' not found: no mod_%s.so in %s", name,
-                  name, searched ? searched : "any module directory");
+        set_error(error, "module '%s' not found: no mod_%s.so in %s (nor a "
+                  "Lua module mod_%s.lua or bot %s.lua there)", name, name,
+                  searched ? searched : "any module directory", name, name);
         free(searched);
         return NULL;
     }
     free(searched);
-    m = open_file(name, path, path, error);
+    if (is_script_path(path))
+        m = open_script(name, path, NULL, error);
+    else
+        m = open_file(name, path, path, error);
     free(path);
     if (m == NULL)
         return NULL;
     if (registry_add(m) < 0) {
         set_error(error, "module '%s': out of memory", name);
+        if (m->script != NULL) {
+            module_close(m);
+            return NULL;
+        }
         dlclose(m->dl_handle);
         free(m->name);
         free(m->path);
@@ -543,10 +653,15 @@ static void module_close(mynah_module *m)
     session_drop_module_data(m, NULL); /* free functions live in its code */
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
+    module_api_close_local_sessions(m, NULL);
     remove_exports_of(m);
     forget_users_of(m);
-    release_uses_of(m);
     module_options_release(m);
+    /* A script's descriptor lives in mod_lua, which the next line may
+     * close: free it first. */
+    if (m->script != NULL)
+        m->script->close(m->desc);
+    release_uses_of(m);
     log_msg(MYNAH_LOG_DEBUG, "modules", "closed module '%s'", m->name);
     if (m->dl_handle != NULL)
         dlclose(m->dl_handle);
@@ -641,6 +756,7 @@ static void module_leave_last_host(mynah_module *m)
     session_drop_module_data(m, NULL);
     storage_close_owner(m, NULL);
     storage_remove_owner(m);
+    module_api_close_local_sessions(m, NULL);
     hide_exports_of(m, 1);
     /* The APIs it uses stay until it is closed: its fini may still call
      * them. */
@@ -662,8 +778,10 @@ static void disable_on(mynah_host *host, mynah_module *m, int call_remove)
         storage_close_owner(m, host);
     }
     timer_cancel_owner(m, host);
-    if (host != NULL)
+    if (host != NULL) {
         session_drop_module_data(m, host);
+        module_api_close_local_sessions(m, host);
+    }
     host_detach_module(host, m);
     if (m->host_count > 0)
         m->host_count--;
@@ -1130,7 +1248,7 @@ int module_reload(const char *name, char **error)
         set_error(error, "module '%s' is not loaded", name ? name : "(null)");
         return -1;
     }
-    if (old->dl_handle == NULL) {
+    if (old->dl_handle == NULL && old->script == NULL) {
         set_error(error, "module '%s' is built in and cannot be reloaded", name);
         return -1;
     }
@@ -1142,7 +1260,11 @@ int module_reload(const char *name, char **error)
         return -1;
     }
     char *why = NULL;
-    mynah_module *fresh = open_staged_copy(old, &why);
+    /* A script is simply read again; a shared object is opened from a
+     * staged copy. */
+    mynah_module *fresh = old->script
+                              ? open_script(old->name, old->path, old->desc, &why)
+                              : open_staged_copy(old, &why);
     if (fresh == NULL) {
         set_error(error, "module '%s' was not reloaded (the running version "
                   "is kept): %s", name, why ? why : "unknown error");

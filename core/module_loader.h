@@ -4,8 +4,11 @@
  * "roster" resolves to mod_roster.so in, in order: the config's
  * plugin_paths, the MYNAH_MODULE_PATH environment variable (colon
  * separated; the test suite points it at the build tree) and the installed
- * module directory.  (mod_NAME.lua is resolved the same way once mod_lua
- * provides the "lua-loader" API.)
+ * module directory.  When no mod_NAME.so exists anywhere, mod_NAME.lua (a
+ * Lua module) and then NAME.lua (a Lua bot) are looked for on the same
+ * path: the loader opens mod_lua, which exports the "lua-loader" API
+ * (lua/lua_loader.h), and mod_lua builds the module's descriptor from the
+ * script.  Such a module is then handled like any other.
  *
  * Loading a module: dlopen(RTLD_NOW | RTLD_LOCAL), look up mynah_module_v1,
  * check magic, ABI major (equal) and minor (not newer), struct_size, and
@@ -19,6 +22,7 @@
 #include <mynah/mynah.h>
 
 typedef struct module_registration module_registration;
+struct lua_loader_api;
 
 struct mynah_module {
     char *name;
@@ -30,6 +34,9 @@ struct mynah_module {
     int unloading;   /* removed from every host; fini when refs drop to 0 */
     size_t host_count; /* hosts it is enabled on, the global list counted */
     int closing;     /* fini/dlclose in progress: refs no longer matter */
+    /* A script module (dl_handle NULL): the loader that built desc, which
+     * frees it when the module is closed.  NULL for shared objects. */
+    const struct lua_loader_api *script;
 };
 
 /* Directories searched, from the config's plugin_paths (copied). */
@@ -84,5 +91,8 @@ mynah_module *module_at(size_t index);
 
 /* The function table handed to modules (module_api.c). */
 const mynah_api *module_api(void);
+/* Closes the local sessions (bots) a module created on a host, or on
+ * every host when host is NULL (module_api.c). */
+void module_api_close_local_sessions(mynah_module *module, mynah_host *host);
 
 #endif

@@ -303,6 +303,30 @@ struct mynah_api {
     unsigned long long (*stanzas_routed)(void);
     /* Bound sessions of every host. */
     size_t (*session_count)(void);
+
+    /* ---- local sessions: bots and other entities inside the server ---- */
+    /* Creates a session of kind MYNAH_SESSION_LOCAL for local@host/resource
+     * (resource NULL: a generated one) and binds it as a client's would be
+     * ("resource-bind" fires).  Routing treats it as any bound resource:
+     * what is sent to it is handed to deliver(session, stanza, userdata),
+     * which takes the reference -- from inside routing, so queue it and
+     * act from the loop rather than re-entering.  When the session closes,
+     * deliver is called once more with stanza NULL, and never again.
+     * NULL if the JID is invalid or that resource is bound already.  The
+     * session belongs to (module, host): the core closes it when the
+     * module leaves the host; session_close ends it earlier. */
+    mynah_session *(*session_new_local)(
+        mynah_module *module, mynah_host *host, const char *local,
+        const char *resource,
+        int (*deliver)(mynah_session *session, mynah_stanza *stanza,
+                       void *userdata),
+        void *userdata);
+    /* A stanza a local session sends, checked, stamped and routed exactly
+     * as a client's: pre- events fire with the session as origin, and a
+     * presence without 'to' is its broadcast presence (it becomes
+     * available).  Takes the reference.  0, or -1 (not a bound local
+     * session). */
+    int (*session_submit)(mynah_session *session, mynah_stanza *stanza);
 };
 
 /* True when the core's table includes `field`. */
