@@ -334,8 +334,8 @@ static void on_stored_answer(mynah_stanza *fields, long long newest,
     const char *seqnr = api->element_attr(payload_of(a->iq), "seqnr");
     api->element_set_attr(acc, "seqnr", seqnr ? seqnr : "0");
     api->route(accepted);
-    mynah_stanza *msg = iot_message(attr_of(a->iq, "to"), attr_of(a->iq, "from"),
-                                    NULL, NULL, NULL);
+    mynah_stanza *msg = iot_message(attr_of(a->iq, "to"),
+                                    attr_of(a->iq, "from"), NULL, NULL, NULL);
     if (msg != NULL) {
         mynah_element *root = api->stanza_root(msg);
         iot_copy_into(root, api->stanza_root(fields));

@@ -32,6 +32,10 @@
 
 #define THINGS_USER "things"
 #define DEDUP_SIZE 64
+/* A thing fills the server's disk only so far: the latest values hold at
+ * most this many fields, a kept readout at most this many bytes. */
+#define LATEST_MAX_FIELDS 1000
+#define HISTORY_ITEM_MAX 65536
 
 typedef struct seen_thing {
     char *thing;
@@ -313,6 +317,10 @@ static void record_history(sd_store *s, const char *thing,
     api->stanza_unref(item);
     if (text == NULL)
         return;
+    if (strlen(text) > HISTORY_ITEM_MAX) {
+        free(text);
+        return;
+    }
     uint64_t h = fnv1a(thing, text);
     for (size_t i = 0; i < DEDUP_SIZE; i++)
         if (s->dedup[i] == h) {
@@ -375,8 +383,23 @@ static mynah_element *child_with_value(mynah_element *parent,
     return NULL;
 }
 
+static size_t count_fields(mynah_element *latest)
+{
+    size_t n = 0;
+    for (mynah_element *node = api->element_first_child(latest); node;
+         node = api->element_next_sibling(node))
+        for (mynah_element *ts = api->element_first_child(node); ts;
+             ts = api->element_next_sibling(ts))
+            for (mynah_element *f = api->element_first_child(ts); f;
+                 f = api->element_next_sibling(f))
+                n++;
+    return n;
+}
+
+/* *count: the fields in `latest`, kept up to date. */
 static void merge_field(mynah_element *latest, const mynah_element *node,
-                        const mynah_element *ts, const mynah_element *field)
+                        const mynah_element *ts, const mynah_element *field,
+                        size_t *count)
 {
     const char *name = api->element_attr(field, "name");
     const char *stamp = api->element_attr(ts, "value");
@@ -389,6 +412,10 @@ static void merge_field(mynah_element *latest, const mynah_element *node,
             mine = c;
             break;
         }
+    long long old_stamp = 0, new_stamp = stamp_of(stamp);
+    mynah_element *old = mine ? latest_field(mine, name, &old_stamp) : NULL;
+    if (old == NULL && *count >= LATEST_MAX_FIELDS)
+        return; /* no room for one more field */
     if (mine == NULL) {
         mine = api->element_add_child(latest, "node", NULL);
         if (mine == NULL)
@@ -397,12 +424,12 @@ static void merge_field(mynah_element *latest, const mynah_element *node,
         for (size_t i = 0; (an = api->element_attr_at(node, i, &av)); i++)
             api->element_set_attr(mine, an, av);
     }
-    long long old_stamp = 0, new_stamp = stamp_of(stamp);
-    mynah_element *old = latest_field(mine, name, &old_stamp);
     if (old != NULL) {
         if (old_stamp > new_stamp)
             return; /* what we have is newer */
         api->element_remove(old);
+    } else {
+        (*count)++;
     }
     mynah_element *t = child_with_value(mine, "timestamp", stamp);
     if (t == NULL) {
@@ -457,6 +484,7 @@ static void on_latest_for_merge(int status, const void *data, size_t len,
     if (latest != NULL) {
         mynah_element *root = api->stanza_root(latest);
         mynah_element *fields = api->stanza_root(job->fields);
+        size_t count = count_fields(root);
         for (mynah_element *node = api->element_first_child(fields); node;
              node = api->element_next_sibling(node)) {
             if (!is_sd(node, "node"))
@@ -468,7 +496,7 @@ static void on_latest_for_merge(int status, const void *data, size_t len,
                 for (mynah_element *f = api->element_first_child(ts); f;
                      f = api->element_next_sibling(f))
                     if (is_sd(f, NULL) && !field_historical(f))
-                        merge_field(root, node, ts, f);
+                        merge_field(root, node, ts, f, &count);
             }
         }
         drop_empty(root);

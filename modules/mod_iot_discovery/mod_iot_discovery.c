@@ -27,7 +27,8 @@
  * the user "things", keyed by the record key; loaded when the component is
  * added, so the registry survives restarts.
  *
- * Options (per component): iot_discovery_max_tags, iot_discovery_tags,
+ * Options (per component): iot_discovery_max_tags, iot_discovery_max_nodes,
+ * iot_discovery_tags,
  * iot_discovery_max_results, iot_discovery_disown_timeout,
  * iot_discovery_name.
  */
@@ -49,6 +50,8 @@ static mynah_module *self;
 static const mynah_option_spec options[] = {
     {"iot_discovery_max_tags", MYNAH_OPTION_INTEGER, "32", 1, 1000, 1,
      "most meta tags a thing may register"},
+    {"iot_discovery_max_nodes", MYNAH_OPTION_INTEGER, "100", 1, 100000, 1,
+     "most records one JID may register (itself and nodes behind it)"},
     {"iot_discovery_tags", MYNAH_OPTION_ARRAY, NULL, 0, 0, 1,
      "tag names accepted besides the predefined ones (unset: any name)"},
     {"iot_discovery_max_results", MYNAH_OPTION_INTEGER, "100", 1, 10000, 1,
@@ -175,7 +178,8 @@ static const char *thing_address(const reg_thing *t)
         return api->jid_full(api->session_jid(s));
     /* A thing on another server: its last known address. */
     char domain[1024];
-    if (t->last_full != NULL && iot_domain(t->jid, domain, sizeof domain) == 0 &&
+    if (t->last_full != NULL &&
+        iot_domain(t->jid, domain, sizeof domain) == 0 &&
         api->host_find(domain) == NULL)
         return t->last_full;
     return NULL;
@@ -379,6 +383,13 @@ static int on_register(mynah_event *ev, void *ud)
         }
         goto done;
     }
+    if (t == NULL &&
+        (long long)registry_count_jid(&dh->reg, bare) >=
+            api->option_integer(self, dh->host, "iot_discovery_max_nodes")) {
+        iot_error(iq, "modify", "policy-violation",
+                  "too many things registered by this JID");
+        goto done;
+    }
     iot_node node;
     iot_node_of(req, &node);
     reg_thing *fresh = key ? thing_new(bare, node.node_id, node.source_id,
@@ -423,9 +434,8 @@ static int node_filter_matches(const mynah_element *req, const reg_thing *t)
     const char *want[3] = {node.node_id, node.source_id, node.cache_type};
     const char *have[3] = {t->node_id, t->source_id, t->cache_type};
     for (int i = 0; i < 3; i++)
-        if ((want[i] ? want[i] : "")[0] != '\0' || (have[i] ? have[i] : "")[0])
-            if (strcmp(want[i] ? want[i] : "", have[i] ? have[i] : "") != 0)
-                return 0;
+        if (strcmp(want[i] ? want[i] : "", have[i] ? have[i] : "") != 0)
+            return 0;
     return 1;
 }
 

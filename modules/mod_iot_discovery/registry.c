@@ -73,6 +73,22 @@ void registry_delete(registry *reg, const char *key)
     reg->count--;
 }
 
+size_t registry_count_jid(const registry *reg, const char *jid)
+{
+    /* Keys start with "jid\x1f": a JID's records are contiguous. */
+    iot_buf prefix = {0};
+    iot_buf_adds(&prefix, jid);
+    iot_buf_add(&prefix, "\x1f", 1);
+    int found;
+    size_t i = lower_bound(reg, iot_buf_str(&prefix), &found);
+    size_t n = 0;
+    while (!prefix.failed && i + n < reg->count &&
+           strncmp(reg->things[i + n]->key, prefix.data, prefix.len) == 0)
+        n++;
+    iot_buf_free(&prefix);
+    return n;
+}
+
 void registry_clear(registry *reg)
 {
     for (size_t i = 0; i < reg->count; i++)

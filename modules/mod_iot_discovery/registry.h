@@ -46,6 +46,8 @@ reg_thing *registry_find(const registry *reg, const char *key);
 /* Takes the thing; replaces one with the same key.  0 or -1. */
 int registry_put(registry *reg, reg_thing *thing);
 void registry_delete(registry *reg, const char *key);
+/* How many records a JID has (itself and the nodes behind it). */
+size_t registry_count_jid(const registry *reg, const char *jid);
 void registry_clear(registry *reg);
 
 reg_thing *thing_new(const char *jid, const char *node_id,

@@ -32,6 +32,7 @@
 
 #define FORM_TYPE "urn:mynah:iot:provisioning"
 #define SESSION_LIFETIME 600.0 /* seconds an unfinished command is kept */
+#define SESSIONS_PER_REQUESTER 10 /* the oldest goes beyond this */
 
 static const mynah_api *api;
 static mynah_module *self;
@@ -119,6 +120,24 @@ void commands_fini(void)
         cmd_session *s = sessions;
         sessions = s->next;
         session_free(s);
+    }
+}
+
+/* A client that starts command after command without finishing them
+ * keeps only its newest few. */
+static void limit_sessions(const char *requester)
+{
+    size_t n = 0;
+    cmd_session *oldest = NULL;
+    for (cmd_session *s = sessions; s != NULL; s = s->next)
+        if (strcmp(s->requester, requester) == 0) {
+            n++;
+            if (oldest == NULL || s->started <= oldest->started)
+                oldest = s;
+        }
+    if (n >= SESSIONS_PER_REQUESTER && oldest != NULL) {
+        session_unlink(oldest);
+        session_free(oldest);
     }
 }
 
@@ -554,6 +573,7 @@ static void start(const mynah_stanza *iq, mynah_host *host,
         }
         return;
     }
+    limit_sessions(from);
     cmd_session *s = calloc(1, sizeof *s);
     if (s == NULL || (s->requester = strdup(from)) == NULL) {
         free(s);

@@ -288,7 +288,10 @@ static int read_question(mynah_event *ev, question *q)
         iot_error(q->iq, "modify", "jid-malformed", NULL);
         return -1;
     }
-    prov_thing *t = prov_get(&ph->table, q->thing);
+    /* Only a claimed thing is remembered: anyone may ask, and a
+     * provisioning server manages only what someone owns. */
+    prov_thing *t = owner_of(q->thing) ? prov_get(&ph->table, q->thing)
+                                       : NULL;
     if (t != NULL && !t->asked) {
         t->asked = 1;
         prov_save(ph, t);

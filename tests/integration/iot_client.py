@@ -227,15 +227,18 @@ class Slix:
             pass
 
 
-def iot_server(tmp_dir=None, host_options="", global_options="", extra=""):
+def iot_server(tmp_dir=None, host_options="", global_options="", extra="",
+               registry_options=""):
     """A mynahd with the IoT modules: sensordata and control on the host,
     the registry and the provisioning server as components."""
     import sys
     sys.path.insert(0, os.path.dirname(__file__))
     from mynah_harness import Mynah
+    components = IOT_COMPONENTS.replace(
+        '"iot_discovery"\n', '"iot_discovery"\n%s\n' % registry_options)
     return Mynah(host_options=IOT_MODULES + "\n" + host_options,
                  global_options=global_options,
-                 extra_sections=IOT_COMPONENTS + extra, directory=tmp_dir)
+                 extra_sections=components + extra, directory=tmp_dir)
 
 
 # -- XEP-0347 helpers ------------------------------------------------------

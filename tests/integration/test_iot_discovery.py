@@ -202,6 +202,14 @@ def test_thing_behind_a_concentrator(server, owner, curious):
     r = rack.iq("<update xmlns='%s' nodeId='imc1' sourceId='MeteringTopology'>"
                 "<str name='CLASS' value='PLC'/></update>" % NS_DISCOVERY, type="set", to=REGISTRY)
     assert r.get("type") == "result"
+    # Example "Owner requests an update of Meta Data of Thing behind
+    # concentrator".
+    r = owner.iq("<update xmlns='%s' jid='rack@localhost' nodeId='imc1' sourceId='MeteringTopology'>"
+                 "<str name='ROOM' value='Basement'/><str name='BLD' value='B2'/></update>"
+                 % NS_DISCOVERY, type="set", to=REGISTRY)
+    assert r.get("type") == "result" and len(r) == 0
+    found = search(curious, "<strEq name='ROOM' value='Basement'/><strEq name='BLD' value='B2'/>")
+    assert found.find(".//" + tag("thing", NS_DISCOVERY)).get("nodeId") == "imc1"
     # Example "Remove Thing behind concentrator" / "Thing behind
     # concentrator removed from registry by owner".
     r = owner.iq("<remove xmlns='%s' jid='rack@localhost' nodeId='imc1' sourceId='MeteringTopology'/>"
@@ -444,6 +452,29 @@ def test_an_update_past_the_limit_changes_nothing(server, owner, curious):
                  type="set", to=REGISTRY)
     assert r.get("type") == "result"
     thing.close()
+
+
+def test_limits_set_per_registry(tmp_path):
+    m = iot_server(str(tmp_path), registry_options="iot_discovery_max_nodes = 2\n"
+                   "iot_discovery_tags = { \"COLOR\" }\niot_discovery_max_results = 1")
+    m.start()
+    try:
+        m.adduser("plc", "pw-plc")
+        plc = Slix(m, "plc", "pw-plc", "x")
+        for node in ("n1", "n2"):
+            r = register(plc, [("SN", "str", node), ("COLOR", "str", "red")],
+                         " nodeId='%s' selfOwned='true'" % node)
+            assert r.get("type") == "result"
+        r = register(plc, [("SN", "str", "n3")], " nodeId='n3'")
+        assert error_condition(r) == "policy-violation"
+        # Registering a node again is no new record.
+        assert register(plc, [("SN", "str", "n1")], " nodeId='n1'").get("type") == "result"
+        assert error_condition(register(plc, [("SHAPE", "str", "round")], " nodeId='n1'")) == "bad-request"
+        found, more = found_things(search(plc, "<strEq name='COLOR' value='red'/>", " maxCount='10'"))
+        assert len(found) == 1 and more == "true"
+        plc.close()
+    finally:
+        m.stop()
 
 
 # -- persistence -----------------------------------------------------------
