@@ -83,6 +83,13 @@ def claim_and_ack(thing, owner, tags, attrs=""):
 # -- §5 Determining support ------------------------------------------------
 
 def test_registry_is_found_through_disco(owner):
+    # "Checking if server supports components" / "Response confirming
+    # support for components".
+    info = owner.iq("<query xmlns='http://jabber.org/protocol/disco#info'/>", to="localhost")
+    assert "http://jabber.org/protocol/disco#items" in [
+        f.get("var") for f in info.iter(tag("feature", "http://jabber.org/protocol/disco#info"))]
+    # "Requesting list of server components", then "Service discovery
+    # information request made to each component".
     items = owner.iq("<query xmlns='http://jabber.org/protocol/disco#items'/>", to="localhost")
     jids = [i.get("jid") for i in items.iter(tag("item", "http://jabber.org/protocol/disco#items"))]
     assert REGISTRY in jids

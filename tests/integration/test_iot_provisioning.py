@@ -95,6 +95,10 @@ def wait_clear_cache(device):
 # -- §5 Determining support, XEP-0050 §2 -------------------------------------
 
 def test_disco_and_commands(owner):
+    # §3.1.2 "Requesting list of server components": the provisioning
+    # server is one of them; its disco#info has the feature.
+    items = owner.iq("<query xmlns='http://jabber.org/protocol/disco#items'/>", to="localhost")
+    assert PROVISIONING in [i.get("jid") for i in items.iter(tag("item", "http://jabber.org/protocol/disco#items"))]
     info = owner.iq("<query xmlns='http://jabber.org/protocol/disco#info'/>", to=PROVISIONING)
     features = [f.get("var") for f in info.iter(tag("feature", "http://jabber.org/protocol/disco#info"))]
     assert NS_PROVISIONING in features and NS_COMMANDS in features
