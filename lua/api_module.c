@@ -330,7 +330,9 @@ static void hook_task_done(lua_task *t, int status)
     if (status == LUA_OK) {
         /* The chain stopped when the handler began to wait: a request it
          * then leaves unanswered gets the answer the core would give. */
-        if (lmodule_result(t->co, -t->nresults) == MYNAH_PASS && request)
+        int passed = t->nresults == 0 ||
+                     lmodule_result(t->co, -t->nresults) == MYNAH_PASS;
+        if (passed && request)
             lmodule_error_reply(t->ctx, stanza, "service-unavailable");
     } else if (status == -1) {
         if (request)
@@ -358,9 +360,8 @@ static int hook_handler(mynah_event *ev, void *userdata)
     push_event(t->co, t, ev);
     int status = task_run(t, 1);
     if (status == LUA_OK) {
-        int r = lmodule_result(t->co, -t->nresults);
-        if (t->nresults == 0)
-            r = MYNAH_PASS;
+        int r = t->nresults > 0 ? lmodule_result(t->co, -t->nresults)
+                                : MYNAH_PASS;
         task_free(t);
         return r;
     }

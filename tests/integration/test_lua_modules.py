@@ -160,3 +160,45 @@ def test_broken_module_is_refused_with_file_and_line():
     r = missing.ctl("check", check=False)
     assert "no mod_nowhere_at_all.so" in r.stdout + r.stderr
     assert "mod_nowhere_at_all.lua" in r.stdout + r.stderr
+
+
+def test_each_host_has_its_own_instance_and_reload_disables():
+    """A module on two hosts runs twice, each with its own variables; a
+    config reload that drops it from one host unloads it there only."""
+    import signal
+    from mynah_harness import Raw, plain_login
+    other = ('VirtualHost "other.test"\n'
+             'modules_enabled = { "test_lua" }\n')
+    m = lua_server(["test_lua"], extra_sections=other)
+    m.start()
+    m.adduser("dan", "pw-dan")
+    m.ctl("adduser", "dan@other.test", "pw-dan")
+    a = login(m, "dan", "pw-dan")
+    o = Raw(m.port)
+    plain_login(o, "dan", "pw-dan", host="other.test")
+
+    def ask_other(name):
+        o.send("<iq type='get' id='o-%s' to='other.test'><%s xmlns='urn:mynah:test:lua'/></iq>"
+               % (name, name))
+        return wait_stanza(o, "iq", "o-" + name)
+
+    assert ask(a, "count") == ("result", "1")
+    assert ask(a, "count") == ("result", "2")
+    assert "<answer xmlns='urn:mynah:test:lua'>1</answer>" in ask_other("count")
+    assert "type='result'" in ask_other("echo")
+    with open(m.config) as f:
+        text = f.read()
+    with open(m.config, "w") as f:
+        f.write(text.replace(other, 'VirtualHost "other.test"\n'))
+    m.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 5
+    while "configuration reloaded" not in m.log_text():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    o.send("<iq type='get' id='o-echo2' to='other.test'>"
+           "<echo xmlns='urn:mynah:test:lua'/></iq>")
+    assert "service-unavailable" in wait_stanza(o, "iq", "o-echo2")
+    assert ask(a, "count") == ("result", "3"), "the other host's instance is untouched"
+    a.close()
+    o.close()
+    m.stop()
