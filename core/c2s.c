@@ -517,14 +517,16 @@ static int c2s_sasl_failure(c2s *c, const char *condition)
     char reply[256];
     snprintf(reply, sizeof reply,
              "<failure xmlns='" NS_XMPP_SASL "'><%s/></failure>", condition);
+    /* Only a wrong secret counts against the address: a broken client, a
+     * client refused for a channel-binding downgrade (older clients that
+     * know only tls-unique meet it on TLS 1.3) or a storage fault must not
+     * get innocent neighbours delayed and blocked. */
+    int wrong_secret = sasl_failure_was_secret(l->sasl);
     if (l->sasl) {
         sasl_server_free(l->sasl); /* a new <auth/> starts afresh */
         l->sasl = NULL;
     }
-    /* Only a wrong secret counts against the address: a broken client or
-     * a storage fault must not get innocent neighbours blocked. */
-    if (strcmp(condition, "not-authorized") != 0 &&
-        strcmp(condition, "invalid-authzid") != 0) {
+    if (!wrong_secret) {
         c2s_write_str(c, reply);
         if (strcmp(condition, "aborted") != 0 &&
             ++l->failures >= C2S_MAX_AUTH_FAILURES) {

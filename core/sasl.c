@@ -82,6 +82,8 @@ struct sasl_server {
     scram_credentials credentials;
     int storage_failed;         /* answer temporary-auth-failure */
     int authzid_refused;        /* answer invalid-authzid */
+    int secret_refused;         /* the last failure was a wrong password
+                                   or proof (not syntax, not a downgrade) */
     char *username;             /* after success */
 };
 
@@ -753,6 +755,7 @@ static int process_message(sasl_server *s, const unsigned char *msg,
     }
     if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
         gsasl_free(output); /* GNU SASL may leave a partial message */
+        s->secret_refused = rc == GSASL_AUTHENTICATION_ERROR;
         return fail(s, condition_for(s, rc), condition);
     }
 
@@ -847,4 +850,9 @@ int sasl_step(sasl_server *s, const char *input_b64, char **out_b64,
     int rc = process_message(s, msg, len, out_b64, condition);
     free(msg);
     return rc;
+}
+
+int sasl_failure_was_secret(const sasl_server *s)
+{
+    return s != NULL && s->secret_refused;
 }

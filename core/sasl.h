@@ -71,6 +71,11 @@ int sasl_start(sasl_server *s, const char *mechanism, const char *input_b64,
                char **out_b64, const char **condition);
 int sasl_step(sasl_server *s, const char *input_b64, char **out_b64,
               const char **condition);
+/* After SASL_FAILURE: 1 when a password or proof was checked and wrong
+ * (what login throttling counts), 0 for syntax errors, refused channel
+ * binding downgrades, unknown mechanisms and storage faults. */
+int sasl_failure_was_secret(const sasl_server *s);
+
 /* After SASL_SUCCESS: the nodeprepped user name (else NULL). */
 const char *sasl_username(sasl_server *s);
 /* The mechanism in use (for logs), or NULL before sasl_start. */

@@ -549,6 +549,28 @@ def test_only_credential_failures_are_throttled():
         m.stop()
 
 
+def test_channel_binding_downgrade_refusals_are_not_throttled():
+    """Older clients that know only tls-unique (stock slixmpp 1.8 on TLS
+    1.3) are refused for the "y" flag before any password is checked: that
+    is no guess, so a person logging in again and again with such a client
+    is never delayed or blocked."""
+    m = throttled_server()
+    try:
+        for _ in range(6):
+            raw = sasl_stream(m)
+            start = time.time()
+            name, content = scram_auth(raw, "SCRAM-SHA-256", "alice", PASSWORDS["alice"],
+                                       gs2="y,,")
+            assert (name, content) == ("failure", "<not-authorized/>")
+            assert time.time() - start < 0.8
+            raw.close()
+        answer, took = timed_failure(sasl_stream(m))
+        assert answer == ("failure", "<not-authorized/>")
+        assert took < 0.8, "a first wrong password was delayed %.2f s" % took
+    finally:
+        m.stop()
+
+
 def test_too_many_failures_on_one_stream_close_it(server):
     """RFC 6120 §6.4.5: a reasonable number of retries, then the stream
     is closed."""
