@@ -347,12 +347,27 @@ static void hook_task_done(lua_task *t, int status)
         lua_api->async_done(ev);
 }
 
+static int run_hook(lua_ctx *ctx, lua_hook_entry *h, mynah_event *ev);
+
 static int hook_handler(mynah_event *ev, void *userdata)
 {
     lua_hook_entry *h = userdata;
     lua_ctx *ctx = h->ctx;
     if (ctx->dead)
         return MYNAH_PASS;
+    /* Fired from inside the same state's running code (a bot's stanza
+     * reaching the bot's own hook): no cap for this nested run. */
+    int nested = sandbox_alloc_active(ctx->alloc);
+    if (nested)
+        sandbox_alloc_suspend(ctx->alloc, 1);
+    int r = run_hook(ctx, h, ev);
+    if (nested)
+        sandbox_alloc_suspend(ctx->alloc, 0);
+    return r;
+}
+
+static int run_hook(lua_ctx *ctx, lua_hook_entry *h, mynah_event *ev)
+{
     lua_task *t = task_new(ctx, 1);
     if (t == NULL)
         return MYNAH_PASS;

@@ -125,7 +125,13 @@ void sandbox_close_state(lua_State *L, sandbox_alloc *alloc);
 /* The cap counts only while the state's own code runs (not mod_lua's
  * bookkeeping): task.c turns it on around resumes. */
 void sandbox_alloc_enforce(sandbox_alloc *alloc, int on);
-size_t sandbox_alloc_used(const sandbox_alloc *alloc);
+/* Lifts the cap while mod_lua pushes onto a state outside a protected
+ * call from inside that state's own running code (a bot's hook handler
+ * fired by the bot's own stanza): a failed allocation there would be a
+ * panic, not an error. */
+void sandbox_alloc_suspend(sandbox_alloc *alloc, int on);
+/* The state's own code is running (the cap is on). */
+int sandbox_alloc_active(const sandbox_alloc *alloc);
 /* Pushes a new _ENV for a script: globals from the curated base (or the
  * whole standard library when unsafe), plus print/load bound to ctx. */
 void sandbox_push_env(lua_State *L, lua_ctx *ctx, int unsafe);

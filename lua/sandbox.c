@@ -24,7 +24,8 @@ lua_State *sandbox_shared;
 struct sandbox_alloc {
     size_t used;
     size_t limit;
-    int enforce; /* > 0 while the state's own code runs */
+    int enforce;   /* > 0 while the state's own code runs */
+    int suspended; /* > 0 while mod_lua works on it outside a protected call */
 };
 
 /* Registry keys. */
@@ -40,7 +41,8 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         a->used -= old;
         return NULL;
     }
-    if (a->enforce > 0 && nsize > old && a->used + (nsize - old) > a->limit)
+    if (a->enforce > 0 && a->suspended == 0 && nsize > old &&
+        a->used + (nsize - old) > a->limit)
         return NULL; /* Lua raises "not enough memory" in the bot's code */
     void *p = realloc(ptr, nsize);
     if (p != NULL)
@@ -54,10 +56,17 @@ void sandbox_alloc_enforce(sandbox_alloc *alloc, int on)
         alloc->enforce += on ? 1 : -1;
 }
 
-size_t sandbox_alloc_used(const sandbox_alloc *alloc)
+void sandbox_alloc_suspend(sandbox_alloc *alloc, int on)
 {
-    return alloc ? alloc->used : 0;
+    if (alloc != NULL)
+        alloc->suspended += on ? 1 : -1;
 }
+
+int sandbox_alloc_active(const sandbox_alloc *alloc)
+{
+    return alloc != NULL && alloc->enforce > 0;
+}
+
 
 /* ---- the curated base ---- */
 

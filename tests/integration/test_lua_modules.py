@@ -119,6 +119,23 @@ def test_reload_keeps_state_through_save_and_restore(server):
     a.close()
 
 
+def test_reload_while_a_handler_waits(server):
+    """The waiting handler's module goes away: its request is answered
+    (service-unavailable) at once, and the new version serves."""
+    a = login(server, "alice", "pw-alice")
+    c = login(server, "bob", "pw-bob", resource="mute")
+    a.send("<iq type='get' id='w1' to='localhost'><ask xmlns='urn:mynah:test:lua'>"
+           "bob@localhost/mute</ask></iq>")
+    c.read_until(r"urn:xmpp:ping")
+    t0 = time.time()
+    assert server.ctl("reload-module", "test_lua").returncode == 0
+    answer = wait_stanza(a, "iq", "w1")
+    assert "service-unavailable" in answer and time.time() - t0 < 3
+    assert ask(a, "echo", "new") == ("result", "new")
+    a.close()
+    c.close()
+
+
 def test_data_survives_a_restart():
     m = lua_server(["test_lua"])
     m.start()
