@@ -112,16 +112,21 @@ static int safe_collectgarbage(lua_State *L)
     return 1;
 }
 
-/* require: the mynah libraries and the base's own standard ones. */
+/* require: the mynah libraries, and the standard ones the script's own
+ * environment (upvalue 1) has. */
 static int safe_require(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &libs_key);
     if (lua_getfield(L, -1, name) != LUA_TNIL)
         return 1;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &safe_base_key);
-    if (strchr(name, '.') == NULL && lua_getfield(L, -1, name) == LUA_TTABLE)
-        return 1;
+    static const char *const standard[] = {"string", "table", "math", "utf8",
+                                           "coroutine", "os", NULL};
+    for (const char *const *lib = standard; *lib; lib++)
+        if (strcmp(name, *lib) == 0) {
+            lua_getfield(L, lua_upvalueindex(1), name);
+            return 1;
+        }
     return luaL_error(L, "module '%s' is not available to this script "
                       "(mynah.stanza, mynah.jid, mynah.serialize and the "
                       "standard string, table, math, utf8, coroutine and os "
@@ -161,8 +166,6 @@ static void build_safe_base(lua_State *L)
 
     lua_pushcfunction(L, safe_collectgarbage);
     lua_setfield(L, base, "collectgarbage");
-    lua_pushcfunction(L, safe_require);
-    lua_setfield(L, base, "require");
     lua_pushvalue(L, base);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &safe_base_key);
     lua_settop(L, g - 1);
@@ -189,11 +192,25 @@ static void register_libraries(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &libs_key);
 }
 
+/* Scripts may not reach the string metatable: through it they could
+ * change the string methods of every script sharing the state. */
+static void protect_string_metatable(lua_State *L)
+{
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 static int open_everything(lua_State *L)
 {
     luaL_openlibs(L);
     register_libraries(L);
     build_safe_base(L);
+    protect_string_metatable(L);
     return 0;
 }
 
@@ -285,6 +302,12 @@ static int env_load(lua_State *L)
     return 2;
 }
 
+/*
+ * The base's functions are shared (a script cannot change a function),
+ * its library tables are copied into each environment, and the
+ * environment's metatable is out of reach: a script changing `string` or
+ * `table` changes its own copy, never another script's.
+ */
 void sandbox_push_env(lua_State *L, lua_ctx *ctx, int unsafe)
 {
     lua_newtable(L);
@@ -294,7 +317,24 @@ void sandbox_push_env(lua_State *L, lua_ctx *ctx, int unsafe)
         lua_pushglobaltable(L);
     else
         lua_rawgetp(L, LUA_REGISTRYINDEX, &safe_base_key);
-    lua_setfield(L, -2, "__index");
+    int base = lua_gettop(L);
+    lua_pushvalue(L, base);
+    lua_setfield(L, -3, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -3, "__metatable");
+    if (!unsafe) {
+        lua_pushnil(L);
+        while (lua_next(L, base) != 0) {
+            if (lua_istable(L, -1)) {
+                push_copy_except(L, -1, NULL);
+                lua_pushvalue(L, -3);
+                lua_insert(L, -2);
+                lua_rawset(L, env);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     lua_setmetatable(L, env);
 
     ctx_push_closure(L, ctx, env_print);
@@ -304,6 +344,9 @@ void sandbox_push_env(lua_State *L, lua_ctx *ctx, int unsafe)
         lua_pushvalue(L, env);
         lua_pushcclosure(L, env_load, 2);
         lua_setfield(L, env, "load");
+        lua_pushvalue(L, env);
+        lua_pushcclosure(L, safe_require, 1);
+        lua_setfield(L, env, "require");
     }
     lua_pushvalue(L, env);
     lua_setfield(L, env, "_G");

@@ -106,6 +106,11 @@ function handlers.unsafe(event)
         return load("return os.execute")()
     end)
     try("_G escape", function() return getmetatable(_G) and getmetatable(_G).__index.io end)
+    try("string metatable", function() return getmetatable("") end)
+    try("shared string table", function()
+        string.mine = true  -- this module's own copy only
+        return require("string") ~= string
+    end)
     return result(event, #reachable == 0 and "none" or table.concat(reachable, ","))
 end
 
