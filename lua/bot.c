@@ -211,7 +211,7 @@ static int b_send_iq(lua_State *L)
     return lmodule_send_iq(L);
 }
 
-static int b_send_raw_jid(lua_State *L)
+static int b_jid(lua_State *L)
 {
     lua_bot *bot = check_bot(L);
     lua_pushstring(L, bot->full_jid);
@@ -228,7 +228,7 @@ static void push_bot_methods(lua_State *L)
         {"reply", b_reply},
         {"set_presence", b_set_presence},
         {"send_iq", b_send_iq},
-        {"jid", b_send_raw_jid},
+        {"jid", b_jid},
         {NULL, NULL}};
     lua_newtable(L); /* the bot object's metatable */
     luaL_newlib(L, methods);

@@ -49,13 +49,11 @@ typedef struct sandbox_alloc sandbox_alloc;
  * wherever a Lua module is enabled without naming "lua" itself. */
 extern const mynah_option_spec modlua_options[];
 #define MODLUA_OPTION_COUNT 4
-#define MODLUA_DEFAULT_INSTRUCTION_LIMIT 10000000LL
-#define MODLUA_DEFAULT_BOT_MEMORY (16LL * 1024 * 1024)
 #define MODLUA_DEFAULT_IQ_TIMEOUT 30.0
 
 /* ---- a script: one file, one module (script.c) ---- */
 struct lua_script {
-    mynah_module_descriptor desc; /* first: (lua_script *)module->desc */
+    mynah_module_descriptor desc; /* first: the loader API's descriptors */
     char *name;
     char *path;
     char *version;
@@ -94,8 +92,8 @@ struct lua_ctx {
     sandbox_alloc *alloc;  /* bots: the memory cap; NULL for modules */
     int env_ref;           /* the script's _ENV */
     int self_ref;          /* the `module` table, or the bot's table */
-    int box_ref;           /* the box closures hold (see ctx_box) */
-    lua_ctx **box;
+    int box_ref;           /* the box: a userdata holding this pointer, */
+    lua_ctx **box;         /* which closures keep and teardown clears */
     long long instruction_limit;
     double iq_timeout;
     int unsafe;            /* in lua_unsafe_modules: the whole standard library */
@@ -133,7 +131,8 @@ void sandbox_alloc_suspend(sandbox_alloc *alloc, int on);
 /* The state's own code is running (the cap is on). */
 int sandbox_alloc_active(const sandbox_alloc *alloc);
 /* Pushes a new _ENV for a script: globals from the curated base (or the
- * whole standard library when unsafe), plus print/load bound to ctx. */
+ * whole standard library when unsafe), plus print, load and require bound
+ * to it. */
 void sandbox_push_env(lua_State *L, lua_ctx *ctx, int unsafe);
 /* Loads a text chunk (never bytecode) with env (at index) as its _ENV;
  * pushes the function, or returns non-zero with a message pushed. */
@@ -174,8 +173,6 @@ int task_run(lua_task *task, int nargs);
  * finishes, calls task->done and frees the task. */
 void task_continue(lua_task *task, int nargs);
 void task_free(lua_task *task);
-/* The task whose coroutine is L (or an inner coroutine of it), if any. */
-lua_task *task_running(void);
 /* For C functions that wait: returns the running task if L may yield to
  * it now, else raises a Lua error explaining why it cannot wait. */
 lua_task *task_prepare_wait(lua_State *L, const char *what);
@@ -245,9 +242,6 @@ int luaopen_mynah_stanza(lua_State *L);
 /* Pushes a Lua view of a stanza (takes a new reference).  readonly: a
  * stanza the handler did not create (copy-on-write). */
 void stanzalib_push(lua_State *L, mynah_stanza *stanza, int readonly);
-/* Pushes a view of an element of a stanza (features). */
-void stanzalib_push_element(lua_State *L, mynah_stanza *stanza,
-                            mynah_element *element, int readonly);
 /* The stanza of a Lua stanza object (whole stanzas only: its root is the
  * stanza's root).  Raises otherwise. */
 mynah_stanza *stanzalib_check(lua_State *L, int index);

@@ -96,13 +96,6 @@ void stanzalib_push(lua_State *L, mynah_stanza *stanza, int readonly)
     attach(L, v, lua_api->stanza_ref(stanza), readonly);
 }
 
-void stanzalib_push_element(lua_State *L, mynah_stanza *stanza,
-                            mynah_element *element, int readonly)
-{
-    stanzalib_push(L, stanza, readonly);
-    stanza_view *v = lua_touserdata(L, -1);
-    v->top = v->cursor = element;
-}
 
 static stanza_view *check_view(lua_State *L, int index)
 {

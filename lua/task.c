@@ -28,11 +28,6 @@
 static lua_task *running;
 static char pool_key;
 
-lua_task *task_running(void)
-{
-    return running;
-}
-
 /* ---- the coroutine pool ---- */
 
 static lua_State *pool_take(lua_State *L, int *ref)
