@@ -431,6 +431,9 @@ int main(int argc, char **argv)
         report_result_num("accounts_registered", (double)client_registered);
         report_result_num("accounts_existing", (double)client_already_registered);
     }
+    if (opt.auth != AUTH_PLAIN)
+        /* One per account unless the server changes salts: the cache. */
+        report_result_num("scram_key_derivations", (double)sasl_client_derivations());
     report_result_num("run_s", (double)(now_ns() - started) / 1e9);
     report_result_num("timed_out", timed_out);
     report_result_num("interrupted", interrupted);

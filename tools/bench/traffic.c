@@ -1,11 +1,14 @@
 /*
  * Sending and timing messages.
  *
- * Open loop: message k is due at t0 + k/rate and carries that scheduled
- * time, not the time it actually left, so a generator or server that falls
- * behind shows up as latency instead of silently slowing the test down
- * (no coordinated omission).  Closed loop: every sender starts with W
- * messages and sends the next one when one of its own is delivered.
+ * Open loop: message k is due at t0 + k/rate; a 1 ms timer sends every
+ * message that has come due, stamped with the time it is sent.  The
+ * sender never waits for the server (writes are non-blocking and the
+ * schedule does not depend on answers), so a slow server shows up as
+ * latency, not as a slower test; how late the generator itself sent
+ * (timer quantum, its own stalls) is reported apart as the send lag.
+ * Closed loop: every sender starts with W messages and sends the next one
+ * when one of its own is delivered.
  *
  * Only deliveries received inside [t0 + warmup, t0 + warmup + duration)
  * count for throughput and latency.
@@ -36,6 +39,7 @@ static struct {
     uint64_t sent_in_window, delivered_in_window;
     uint64_t max_lag_ns;          /* open loop: worst lateness of a send */
     histogram latency;
+    histogram send_lag;           /* open loop: due time to send time */
     struct event *tick, *phase;
     int phase_step;
     cpu_sample cpu_from, cpu_to;
@@ -188,14 +192,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         return;
     uint64_t now = now_ns();
     double per_ns = opt.rate / 1e9;
-    uint64_t due = (uint64_t)((double)(now - tr.t0) * per_ns);
+    /* Message k is due at t0 + k/rate: k = 0 at once. */
+    uint64_t due = (uint64_t)((double)(now - tr.t0) * per_ns) + 1;
     while (tr.scheduled < due) {
-        uint64_t stamp = tr.t0 + (uint64_t)((double)tr.scheduled / per_ns);
-        if (now - stamp > tr.max_lag_ns)
-            tr.max_lag_ns = now - stamp;
+        uint64_t due_at = tr.t0 + (uint64_t)((double)tr.scheduled / per_ns);
+        uint64_t lag = now - due_at;
+        if (lag > tr.max_lag_ns)
+            tr.max_lag_ns = now - due_at;
+        if (now >= tr.measure_from && now < tr.measure_to)
+            hist_add(&tr.send_lag, lag / 1000);
         client *c = &pool[tr.next_sender];
         tr.next_sender = (tr.next_sender + 1) % pool_size;
-        send_one(c, stamp, now);
+        send_one(c, now, now);
         tr.scheduled++;
     }
 }
@@ -240,7 +248,7 @@ void traffic_start(size_t fanout, int groupchat, void (*done)(void))
     tr.fanout = fanout ? fanout : 1;
     tr.groupchat = groupchat;
     tr.done = done;
-    if (hist_init(&tr.latency) < 0) {
+    if (hist_init(&tr.latency) < 0 || hist_init(&tr.send_lag) < 0) {
         bench_log("out of memory");
         bench_stop();
         return;
@@ -287,11 +295,15 @@ void traffic_report(void)
     report_result_num("missing_after_drain", missing > 0 ? missing : 0);
     if (tr.unparsed)
         report_result_num("unparsed_bodies", (double)tr.unparsed);
-    if (opt.window <= 0)
-        report_result_num("max_send_lag_us", (double)tr.max_lag_ns / 1000.0);
+    if (opt.window <= 0) {
+        report_result_num("send_lag_p50_us", (double)hist_percentile(&tr.send_lag, 50));
+        report_result_num("send_lag_p99_us", (double)hist_percentile(&tr.send_lag, 99));
+        report_result_num("send_lag_max_us", (double)tr.max_lag_ns / 1000.0);
+    }
     if (tr.phase_step >= 2)
         report_cpu(&tr.cpu_from, &tr.cpu_to);
     hist_free(&tr.latency);
+    hist_free(&tr.send_lag);
     if (tr.tick)
         event_free(tr.tick);
     if (tr.phase)
