@@ -240,8 +240,8 @@ static int declaring_index(lua_State *L)
 /* ---- hooks ---- */
 
 /* The event table: name, host, stanza (a read-only view), origin (a
- * session object).  (A stream-features handler gets no element to add
- * to: that event is for C modules.) */
+ * session object), and for "stream-features" `features`: a writable view
+ * of the <stream:features/> being built, to add children to with :tag(). */
 static void push_event(lua_State *co, lua_task *t, mynah_event *ev)
 {
     lua_createtable(co, 0, 5);
@@ -256,6 +256,12 @@ static void push_event(lua_State *co, lua_task *t, mynah_event *ev)
     if (stanza != NULL) {
         stanzalib_push(co, stanza, 1);
         lua_setfield(co, -2, "stanza");
+    }
+    if (lua_api->event_features(ev) != NULL && stanza != NULL) {
+        /* The features stanza belongs to the stream being set up and
+         * nobody else holds it: handlers may add to it. */
+        stanzalib_push(co, stanza, 0);
+        lua_setfield(co, -2, "features");
     }
     mynah_session *origin = lua_api->event_origin(ev);
     if (origin != NULL) {

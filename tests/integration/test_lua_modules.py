@@ -29,6 +29,21 @@ def test_iq_in_a_custom_namespace_is_answered(server):
     a.close()
 
 
+def test_module_adds_a_stream_feature(server):
+    """A Lua stream-features handler adds to the features element."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(b"<?xml version='1.0'?><stream:stream to='localhost' version='1.0' "
+                 b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+    data = b""
+    while b"</stream:features>" not in data:
+        chunk = sock.recv(65536)
+        assert chunk
+        data += chunk
+    sock.close()
+    assert b"<lua-feature xmlns='urn:example:lua-feature'/>" in data
+
+
 def test_message_in_flight_is_changed_on_a_copy(server):
     a = login(server, "alice", "pw-alice", presence="<presence/>")
     b = login(server, "bob", "pw-bob", resource="b", presence="<presence/>")

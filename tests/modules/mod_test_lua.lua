@@ -164,3 +164,8 @@ local function tag_message(event)
 end
 module:hook("pre-message/bare", tag_message)
 module:hook("pre-message/full", tag_message)
+
+-- A stream feature, added to the <stream:features/> being built.
+module:hook("stream-features", function(event)
+    event.features:tag("lua-feature", { xmlns = "urn:example:lua-feature" }):up()
+end)
