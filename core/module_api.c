@@ -358,6 +358,21 @@ void module_api_close_local_sessions(mynah_module *module, mynah_host *host)
     }
 }
 
+/* One element standing alone: its namespace is declared unless it has
+ * none (see element_serialize). */
+static char *api_element_to_string(const mynah_element *element, size_t *len)
+{
+    buf out = BUF_INIT;
+    if (element_serialize(element, NULL, &out) < 0 ||
+        buf_append(&out, "", 1) < 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = buf_length(&out) - 1;
+    return out.data; /* a fresh buffer never consumed: start is 0 */
+}
+
 static const struct mynah_api table = {
     .size = sizeof(struct mynah_api),
     .abi_major = MYNAH_ABI_MAJOR,
@@ -478,6 +493,8 @@ static const struct mynah_api table = {
     .session_count = session_count,
     .session_new_local = api_session_new_local,
     .session_submit = api_session_submit,
+    .element_to_string = api_element_to_string,
+    .element_copy_into = element_copy_into,
 };
 
 const mynah_api *module_api(void)

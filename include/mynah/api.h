@@ -327,6 +327,19 @@ struct mynah_api {
      * available).  Takes the reference.  0, or -1 (not a bound local
      * session). */
     int (*session_submit)(mynah_session *session, mynah_stanza *stanza);
+
+    /* ---- elements, continued ---- */
+    /* The XML of one element and its subtree, malloc'd and NUL-terminated
+     * (the caller frees): the element declares its own namespace (none
+     * when it is in no namespace), so the text stands alone and
+     * stanza_parse() of it gives back the same tree.  len may be NULL.
+     * NULL when out of memory. */
+    char *(*element_to_string)(const mynah_element *element, size_t *len);
+    /* Appends a deep copy of source (attributes, children, text) to
+     * parent, which may be in another stanza (or elsewhere in the same
+     * one, but not inside source itself).  The copy, or NULL. */
+    mynah_element *(*element_copy_into)(mynah_element *parent,
+                                        const mynah_element *source);
 };
 
 /* True when the core's table includes `field`. */

@@ -154,6 +154,47 @@ static void test_api_table(void)
     ok(MYNAH_API_HAS(api, data_path), "MYNAH_API_HAS sees the last field");
 }
 
+/* element_to_string and element_copy_into: one element alone, with the
+ * namespace declaration it needs, and a deep copy into another stanza. */
+static void test_api_elements(void)
+{
+    const mynah_api *api = module_api();
+    static const char iq_xml[] =
+        "<iq type='set' id='1'><query xmlns='jabber:iq:private'>"
+        "<note xmlns='urn:x' a='1&amp;2'>text<sub/><o xmlns='urn:o'/></note>"
+        "</query></iq>";
+    mynah_stanza *iq = api->stanza_parse(iq_xml, strlen(iq_xml));
+    mynah_element *query = api->element_first_child(api->stanza_root(iq));
+    mynah_element *note = api->element_first_child(query);
+    size_t len = 0;
+    char *xml = api->element_to_string(note, &len);
+    static const char expected[] = "<note xmlns='urn:x' a='1&amp;2'>text"
+                                   "<sub/><o xmlns='urn:o'/></note>";
+    is_str(xml, expected, "element_to_string: the element alone, its xmlns "
+                          "declared");
+    is_int(len, strlen(expected), "element_to_string: its length");
+    free(xml);
+    xml = api->element_to_string(query, NULL);
+    static const char query_start[] =
+        "<query xmlns='jabber:iq:private'><note xmlns='urn:x'";
+    ok(xml != NULL && strncmp(xml, query_start, strlen(query_start)) == 0,
+       "element_to_string: a child's namespace is declared where it changes");
+    free(xml);
+
+    mynah_stanza *other = api->stanza_new("message", "jabber:client");
+    mynah_element *copy = api->element_copy_into(api->stanza_root(other), note);
+    ok(copy != NULL && strcmp(api->element_xmlns(copy), "urn:x") == 0 &&
+           strcmp(api->element_attr(copy, "a"), "1&2") == 0,
+       "element_copy_into: the copy keeps its namespace and attributes");
+    api->stanza_unref(iq); /* the copy does not depend on the source */
+    xml = api->element_to_string(copy, NULL);
+    is_str(xml, expected, "element_copy_into: the whole subtree is copied");
+    free(xml);
+    ok(api->element_copy_into(api->element_first_child(copy), copy) == NULL,
+       "element_copy_into: not into the source's own subtree");
+    api->stanza_unref(other);
+}
+
 /* ---- a module's whole life on one host ---- */
 
 static void test_hello_lifecycle(mynah_host *a)
@@ -805,6 +846,7 @@ int main(void)
     ok(host_create("a.test", 0, NULL) == NULL, "a host name is unique");
 
     test_api_table();
+    test_api_elements();
     test_host_registrations();
     test_hello_lifecycle(a);
     test_timer_fires(b);
