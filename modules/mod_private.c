@@ -93,71 +93,14 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Cuts one level of tags from [*start, *end): the element's start tag
- * (the serializer escapes '>' in values, so the first '>' ends it), the
- * end tag "</name>", and whitespace inside them.  0, or -1 if the text is
- * not shaped that way. */
-static int strip_level(const char **start, const char **end, const char *name)
+/* Only whitespace beside the element's children: text of its own
+ * ("<query>junk<note/></query>") makes the request malformed. */
+static int text_is_blank(mynah_element *element)
 {
-    const char *s = memchr(*start, '>', (size_t)(*end - *start));
-    size_t close_len = strlen(name) + 3;
-    if (s == NULL || (size_t)(*end - s) < close_len + 1)
-        return -1;
-    const char *e = *end - close_len;
-    if (e[0] != '<' || e[1] != '/' || memcmp(e + 2, name, close_len - 3) != 0 ||
-        e[close_len - 1] != '>')
-        return -1;
-    s++;
-    while (s < e && is_space(*s))
-        s++;
-    while (e > s && is_space(e[-1]))
-        e--;
-    *start = s;
-    *end = e;
-    return 0;
-}
-
-/*
- * The XML of the index-th child of the iq's <query/>, malloc'd, with its
- * own namespace declarations.  The API serializes whole stanzas only, so
- * this serializes a copy of the iq pruned down to root > query > fragment
- * and cuts the two outer levels of tags off.  NULL if out of memory or if
- * the query has text of its own around the fragment.
- */
-static char *fragment_xml(const mynah_stanza *iq, size_t index, size_t *len)
-{
-    mynah_stanza *copy = api->stanza_copy(iq);
-    if (copy == NULL)
-        return NULL;
-    mynah_element *root = api->stanza_root(copy);
-    mynah_element *query = api->element_first_child(root);
-    mynah_element *next;
-    for (mynah_element *c = api->element_next_sibling(query); c; c = next) {
-        next = api->element_next_sibling(c);
-        api->element_remove(c);
-    }
-    size_t i = 0;
-    for (mynah_element *c = api->element_first_child(query); c; c = next, i++) {
-        next = api->element_next_sibling(c);
-        if (i != index)
-            api->element_remove(c);
-    }
-    size_t total = 0;
-    char *xml = api->stanza_to_string(copy, &total);
-    api->stanza_unref(copy);
-    if (xml == NULL)
-        return NULL;
-    const char *start = xml, *end = xml + total;
-    if (strip_level(&start, &end, "iq") < 0 ||
-        strip_level(&start, &end, "query") < 0 || end - start < 2 ||
-        start[0] != '<' || end[-1] != '>') {
-        free(xml);
-        return NULL;
-    }
-    *len = (size_t)(end - start);
-    memmove(xml, start, *len);
-    xml[*len] = '\0';
-    return xml;
+    for (const char *t = api->element_text(element); *t; t++)
+        if (!is_space(*t))
+            return 0;
+    return 1;
 }
 
 /* ---- get ---- */
@@ -175,36 +118,26 @@ static void private_get_free(private_get *get)
     free(get);
 }
 
-/* A result carrying a stored fragment: "<iq><query>fragment</query></iq>"
- * parsed, with the reply's addresses set on its root. */
+/* A result carrying a stored fragment (its XML as collect_fragments
+ * made it) in a <query/>. */
 static mynah_stanza *fragment_result(mynah_stanza *iq, const void *data,
                                      size_t len)
 {
-    static const char open[] = "<iq><query xmlns='" NS_PRIVATE "'>";
-    static const char close[] = "</query></iq>";
-    size_t total = strlen(open) + len + strlen(close);
-    char *xml = malloc(total + 1);
-    if (xml == NULL)
+    mynah_stanza *stored = api->stanza_parse(data, len);
+    if (stored == NULL)
         return NULL;
-    memcpy(xml, open, strlen(open));
-    memcpy(xml + strlen(open), data, len);
-    memcpy(xml + strlen(open) + len, close, strlen(close) + 1);
-    mynah_stanza *reply = api->stanza_parse(xml, total);
-    free(xml);
-    if (reply == NULL)
-        return NULL;
-    mynah_element *root = api->stanza_root(reply);
-    mynah_element *request = api->stanza_root(iq);
-    const char *from = api->element_attr(request, "from");
-    const char *to = api->element_attr(request, "to");
-    const char *id = api->element_attr(request, "id");
-    if (api->element_set_attr(root, "type", "result") < 0 ||
-        (id && api->element_set_attr(root, "id", id) < 0) ||
-        (to && api->element_set_attr(root, "from", to) < 0) ||
-        (from && api->element_set_attr(root, "to", from) < 0)) {
-        api->stanza_unref(reply);
-        return NULL;
+    mynah_stanza *reply = api->stanza_reply(iq);
+    mynah_element *query = reply ? api->element_add_child(
+                                       api->stanza_root(reply), "query",
+                                       NS_PRIVATE)
+                                 : NULL;
+    if (query == NULL ||
+        api->element_copy_into(query, api->stanza_root(stored)) == NULL) {
+        if (reply != NULL)
+            api->stanza_unref(reply);
+        reply = NULL;
     }
+    api->stanza_unref(stored);
     return reply;
 }
 
@@ -380,9 +313,11 @@ static void fragments_listed(int status, const char *const *keys,
                      fragment_written, set);
 }
 
+/* The condition of a failure that is the server's, not the request's. */
+static const char internal_error[] = "internal-server-error";
+
 /* Collects the fragments of a set; a condition for the error, or NULL. */
-static const char *collect_fragments(private_set *set, mynah_stanza *iq,
-                                     mynah_element *query)
+static const char *collect_fragments(private_set *set, mynah_element *query)
 {
     size_t n = 0;
     for (mynah_element *c = api->element_first_child(query); c;
@@ -390,24 +325,25 @@ static const char *collect_fragments(private_set *set, mynah_stanza *iq,
         n++;
     if (n == 0)
         return "not-acceptable"; /* XEP-0049 §2.3 */
+    if (!text_is_blank(query))
+        return "bad-request";
     set->fragments = calloc(n, sizeof *set->fragments);
     if (set->fragments == NULL)
-        return "internal-server-error";
-    size_t index = 0;
+        return internal_error;
     for (mynah_element *c = api->element_first_child(query); c;
-         c = api->element_next_sibling(c), index++) {
+         c = api->element_next_sibling(c)) {
         if (!namespace_allowed(api->element_xmlns(c)))
             return "not-acceptable";
         fragment *f = &set->fragments[set->count];
         if ((f->key = fragment_key(c)) == NULL)
-            return "internal-server-error";
+            return internal_error;
         set->count++;
         /* Two fragments with one name: which to keep is a guess. */
         for (size_t i = 0; i + 1 < set->count; i++)
             if (strcmp(set->fragments[i].key, f->key) == 0)
                 return "bad-request";
-        if ((f->xml = fragment_xml(iq, index, &f->len)) == NULL)
-            return "bad-request";
+        if ((f->xml = api->element_to_string(c, &f->len)) == NULL)
+            return internal_error;
     }
     return NULL;
 }
@@ -431,10 +367,10 @@ static int on_set_own(mynah_event *ev, void *userdata)
         private_set_free(set);
         return MYNAH_PASS;
     }
-    const char *condition = collect_fragments(set, iq, query);
+    const char *condition = collect_fragments(set, query);
     if (condition != NULL) {
-        int internal = strcmp(condition, "internal-server-error") == 0;
-        reply_error(iq, internal ? "wait" : "modify", condition, NULL);
+        reply_error(iq, condition == internal_error ? "wait" : "modify",
+                    condition, NULL);
         private_set_free(set);
         return MYNAH_HANDLED;
     }
@@ -462,7 +398,8 @@ static int on_other(mynah_event *ev, void *userdata)
 
 static int init(mynah_module *module, const mynah_api *table)
 {
-    if (!MYNAH_API_HAS(table, event_ref))
+    if (!MYNAH_API_HAS(table, element_to_string) ||
+        !MYNAH_API_HAS(table, element_copy_into))
         return -1;
     api = table;
     self = module;

@@ -67,88 +67,35 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/*
- * The XML of the iq's one child element, malloc'd, with its own namespace
- * declarations.  The API serializes whole stanzas only, so this serializes
- * a copy of the iq that keeps nothing else under the root and cuts off the
- * root's start tag (the serializer escapes every '>' in values, so the
- * first '>' ends it), its end tag and the whitespace around the child.
- * NULL if out of memory, or if the root has text of its own.
- */
-static char *only_child_xml(const mynah_stanza *iq, size_t *len)
+/* Only whitespace beside the element's children: text of its own
+ * ("<iq>junk<vCard/></iq>") makes the request malformed. */
+static int text_is_blank(mynah_element *element)
 {
-    mynah_stanza *copy = api->stanza_copy(iq);
-    if (copy == NULL)
-        return NULL;
-    mynah_element *root = api->stanza_root(copy);
-    mynah_element *keep = api->element_first_child(root);
-    mynah_element *next;
-    for (mynah_element *c = api->element_next_sibling(keep); c; c = next) {
-        next = api->element_next_sibling(c);
-        api->element_remove(c);
-    }
-    size_t total = 0;
-    char *xml = api->stanza_to_string(copy, &total);
-    api->stanza_unref(copy);
-    if (xml == NULL)
-        return NULL;
-    static const char close[] = "</iq>";
-    const char *start = strchr(xml, '>');
-    const char *end = xml + total;
-    if (start == NULL || total < strlen(close) ||
-        strcmp(end - strlen(close), close) != 0) {
-        free(xml);
-        return NULL;
-    }
-    start++;
-    end -= strlen(close);
-    while (start < end && is_space(*start))
-        start++;
-    while (end > start && is_space(end[-1]))
-        end--;
-    if (end - start < 2 || start[0] != '<' || end[-1] != '>') {
-        free(xml);
-        return NULL;
-    }
-    *len = (size_t)(end - start);
-    memmove(xml, start, *len);
-    xml[*len] = '\0';
-    return xml;
+    for (const char *t = api->element_text(element); *t; t++)
+        if (!is_space(*t))
+            return 0;
+    return 1;
 }
 
-/* A result for iq carrying the stored vCard: parsing "<iq>vCard</iq>"
- * gives a stanza that has it as its child, and the reply's addresses go
- * on that stanza's root. */
+/* A result for iq carrying the stored vCard (its XML as vcard_stored
+ * wrote it). */
 static mynah_stanza *vcard_result(mynah_stanza *iq, const void *data,
                                   size_t len)
 {
-    static const char open[] = "<iq>", close[] = "</iq>";
-    size_t total = strlen(open) + len + strlen(close);
-    char *xml = malloc(total + 1);
-    if (xml == NULL)
+    mynah_stanza *stored = api->stanza_parse(data, len);
+    if (stored == NULL)
         return NULL;
-    memcpy(xml, open, strlen(open));
-    memcpy(xml + strlen(open), data, len);
-    memcpy(xml + strlen(open) + len, close, strlen(close) + 1);
-    mynah_stanza *reply = api->stanza_parse(xml, total);
-    free(xml);
-    if (reply == NULL)
-        return NULL;
-    mynah_element *root = api->stanza_root(reply);
-    mynah_element *card = api->element_first_child(root);
-    mynah_element *request = api->stanza_root(iq);
-    const char *from = api->element_attr(request, "from");
-    const char *to = api->element_attr(request, "to");
-    const char *id = api->element_attr(request, "id");
-    if (card == NULL || strcmp(api->element_name(card), "vCard") != 0 ||
-        strcmp(api->element_xmlns(card), NS_VCARD) != 0 ||
-        api->element_set_attr(root, "type", "result") < 0 ||
-        (id && api->element_set_attr(root, "id", id) < 0) ||
-        (to && api->element_set_attr(root, "from", to) < 0) ||
-        (from && api->element_set_attr(root, "to", from) < 0)) {
+    mynah_element *card = api->stanza_root(stored);
+    mynah_stanza *reply = NULL;
+    if (strcmp(api->element_name(card), "vCard") == 0 &&
+        strcmp(api->element_xmlns(card), NS_VCARD) == 0)
+        reply = api->stanza_reply(iq);
+    if (reply != NULL &&
+        api->element_copy_into(api->stanza_root(reply), card) == NULL) {
         api->stanza_unref(reply);
-        return NULL;
+        reply = NULL;
     }
+    api->stanza_unref(stored);
     return reply;
 }
 
@@ -242,12 +189,7 @@ static void vcard_stored(int status, void *userdata)
 /* An empty <vCard/> (no child element, no text) clears the vCard. */
 static int vcard_is_empty(mynah_element *card)
 {
-    if (api->element_first_child(card) != NULL)
-        return 0;
-    for (const char *t = api->element_text(card); *t; t++)
-        if (!is_space(*t))
-            return 0;
-    return 1;
+    return api->element_first_child(card) == NULL && text_is_blank(card);
 }
 
 /* "iq-set/self/vcard-temp:vCard": a user replaces their vCard. */
@@ -271,9 +213,13 @@ static int on_set_own(mynah_event *ev, void *userdata)
     char *xml = NULL;
     size_t len = 0;
     if (!vcard_is_empty(card)) {
-        xml = only_child_xml(iq, &len);
-        if (xml == NULL) {
+        if (!text_is_blank(root)) {
             reply_error(iq, "modify", "bad-request", NULL);
+            return MYNAH_HANDLED;
+        }
+        xml = api->element_to_string(card, &len);
+        if (xml == NULL) {
+            reply_error(iq, "wait", "internal-server-error", NULL);
             return MYNAH_HANDLED;
         }
         long long max = api->option_integer(self, host, "vcard_max_size");
@@ -311,7 +257,8 @@ static int on_set_other(mynah_event *ev, void *userdata)
 
 static int init(mynah_module *module, const mynah_api *table)
 {
-    if (!MYNAH_API_HAS(table, event_ref))
+    if (!MYNAH_API_HAS(table, element_to_string) ||
+        !MYNAH_API_HAS(table, element_copy_into))
         return -1;
     api = table;
     self = module;

@@ -285,6 +285,19 @@ def test_private_needs_a_fragment(server):
     assert error_condition(iq(raw, "get", query(two))) == "bad-request"
 
 
+def test_text_beside_the_payload_is_a_bad_request(server):
+    raw = login(server, "carol", "text")
+    reply = iq(raw, "set", "junk<vCard xmlns='vcard-temp'><FN>C</FN></vCard>")
+    assert error_condition(reply) == "bad-request"
+    reply = iq(raw, "set", query("<a xmlns='urn:example:t'/>junk"))
+    assert error_condition(reply) == "bad-request"
+    # Whitespace around it is no text of its own.
+    reply = iq(raw, "set", query("\n  <a xmlns='urn:example:t'>kept</a>\n"))
+    assert reply.get("type") == "result"
+    reply = iq(raw, "get", query("<a xmlns='urn:example:t'/>"))
+    assert reply.find("{jabber:iq:private}query/{urn:example:t}a").text == "kept"
+
+
 def test_private_storage_is_bounded(server):
     raw = login(server, "dave", "quota")
     first = "<a xmlns='urn:example:q'>%s</a>" % ("x" * 2500)
