@@ -14,6 +14,8 @@
 #include <mynah/mynah.h>
 
 #include "accounts.h"
+#include "account_ops.h"
+#include "conn.h"
 #include "config.h"
 #include "event.h"
 #include "hooks.h"
@@ -373,6 +375,16 @@ static char *api_element_to_string(const mynah_element *element, size_t *len)
     return out.data; /* a fresh buffer never consumed: start is 0 */
 }
 
+static const char *api_session_peer_address(const mynah_session *s)
+{
+    return s->conn ? conn_peer_address(s->conn) : NULL;
+}
+
+static int api_session_is_encrypted(const mynah_session *s)
+{
+    return s->conn != NULL && conn_is_tls(s->conn);
+}
+
 static const struct mynah_api table = {
     .size = sizeof(struct mynah_api),
     .abi_major = MYNAH_ABI_MAJOR,
@@ -495,6 +507,11 @@ static const struct mynah_api table = {
     .session_submit = api_session_submit,
     .element_to_string = api_element_to_string,
     .element_copy_into = element_copy_into,
+    .account_create = account_ops_create,
+    .account_set_password = account_ops_set_password,
+    .account_delete = account_ops_delete,
+    .session_peer_address = api_session_peer_address,
+    .session_is_encrypted = api_session_is_encrypted,
 };
 
 const mynah_api *module_api(void)

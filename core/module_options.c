@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "core_options.h"
 #include "host.h"
 #include "module_loader.h"
 #include "server.h"
@@ -37,10 +38,16 @@ static size_t parsed_cap;
 const mynah_option_spec *module_option_spec(const mynah_module *module,
                                             const char *name)
 {
-    if (module == NULL || module->desc == NULL || name == NULL)
+    if (name == NULL)
         return NULL;
-    for (const mynah_option_spec *spec = module->desc->options;
-         spec != NULL && spec->name != NULL; spec++)
+    if (module != NULL && module->desc != NULL)
+        for (const mynah_option_spec *spec = module->desc->options;
+             spec != NULL && spec->name != NULL; spec++)
+            if (strcmp(spec->name, name) == 0)
+                return spec;
+    /* A module may read the core's options too (allow_registration,
+     * c2s_require_encryption): their defaults are the core's. */
+    for (const mynah_option_spec *spec = core_option_specs; spec->name; spec++)
         if (strcmp(spec->name, name) == 0)
             return spec;
     return NULL;

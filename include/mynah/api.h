@@ -340,6 +340,25 @@ struct mynah_api {
      * one, but not inside source itself).  The copy, or NULL. */
     mynah_element *(*element_copy_into)(mynah_element *parent,
                                         const mynah_element *source);
+
+    /* ---- accounts (in-band registration, admin modules) ----
+     * user is a prepared local part (a name nodeprep would change is
+     * refused).  What `mynahctl adduser/passwd/deluser` do. */
+    /* 0 created, 1 exists already, -1 error. */
+    int (*account_create)(mynah_host *host, const char *user,
+                          const char *password);
+    /* 0 changed, 1 no such user, -1 error.  Sessions stay. */
+    int (*account_set_password)(mynah_host *host, const char *user,
+                                const char *password);
+    /* Removes the account and everything stored for it on the host, and
+     * closes its sessions.  0, 1 no such user, -1 error. */
+    int (*account_delete)(mynah_host *host, const char *user);
+
+    /* ---- sessions, continued ---- */
+    /* The peer's address ("127.0.0.1", "::1"), or NULL without a socket. */
+    const char *(*session_peer_address)(const mynah_session *session);
+    /* 1 when the session's stream is encrypted (TLS). */
+    int (*session_is_encrypted)(const mynah_session *session);
 };
 
 /* True when the core's table includes `field`. */
