@@ -46,6 +46,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #include "roster_store.h"
 
 #define NS_BLOCKING "urn:xmpp:blocking"
@@ -799,14 +801,6 @@ static void tell_contact(blocking_host *bh, const char *user, const char *jid,
 
 /* ---- the blocklist iqs ---- */
 
-static void reply_error(mynah_stanza *iq, const char *type,
-                        const char *condition, const char *text)
-{
-    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, text);
-    if (err != NULL)
-        api->route(err);
-}
-
 /* <blocklist/> (or block/unblock) with an item per JID, under parent. */
 static mynah_element *add_items(mynah_element *parent, const char *name,
                                 const char *const *jids, size_t count)
@@ -828,7 +822,7 @@ static void send_blocklist(mynah_stanza *iq, const char *const *jids,
         return;
     if (add_items(api->stanza_root(reply), "blocklist", jids, count) == NULL) {
         api->stanza_unref(reply);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return;
     }
     api->route(reply);
@@ -851,7 +845,7 @@ static void blocklist_listed(int status, const char *const *keys,
     if (status == MYNAH_STORE_OK)
         send_blocklist(iq, keys, count);
     else
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     if (get->in_handler) {
         get->answered = 1;
         return;
@@ -882,14 +876,14 @@ static int on_blocklist_get(mynah_event *ev, void *userdata)
     if (local_of(api->element_attr(api->stanza_root(iq), "to"), local,
                  sizeof local) < 0 ||
         (get = calloc(1, sizeof *get)) == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     /* The event is kept before asking: the answer may come at once. */
     get->event = api->event_ref(ev);
     if (get->event == NULL) {
         free(get);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     get->in_handler = 1;
@@ -1000,7 +994,7 @@ static void op_finish(blocking_op *op)
         if (reply != NULL)
             api->route(reply);
     } else {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     }
     if (changed != NULL && (n > 0 || (op->all && complete)))
         /* An unblock of everything is pushed as an empty <unblock/>. */
@@ -1027,8 +1021,8 @@ static void op_write_all(blocking_op *op)
 {
     op->done = calloc(op->count + 1, sizeof *op->done);
     if (op->done == NULL) {
-        reply_error(api->event_stanza(op->event), "wait",
-                    "internal-server-error", NULL);
+        modutil_reply_error(api->event_stanza(op->event), "wait",
+                            "internal-server-error", NULL);
         api->async_done(op->event);
         op_free(op);
         return;
@@ -1064,8 +1058,8 @@ static void op_listed_all(int status, const char *const *keys,
     (void)lens;
     blocking_op *op = userdata;
     if (status != MYNAH_STORE_OK) {
-        reply_error(api->event_stanza(op->event), "wait",
-                    "internal-server-error", NULL);
+        modutil_reply_error(api->event_stanza(op->event), "wait",
+                            "internal-server-error", NULL);
         api->async_done(op->event);
         op_free(op);
         return;
@@ -1109,7 +1103,7 @@ static int on_block_command(mynah_event *ev, int block)
         return MYNAH_PASS;
     blocking_op *op = calloc(1, sizeof *op);
     if (op == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     op->bh = bh;
@@ -1138,15 +1132,15 @@ static int on_block_command(mynah_event *ev, int block)
     if (condition != NULL) {
         int internal = strcmp(condition, "internal-server-error") == 0;
         int policy = strcmp(condition, "policy-violation") == 0;
-        reply_error(iq, internal ? "wait" : policy ? "cancel" : "modify",
-                    condition,
-                    policy ? "The blocklist is full" : NULL);
+        modutil_reply_error(iq,
+                            internal ? "wait" : policy ? "cancel" : "modify",
+                            condition, policy ? "The blocklist is full" : NULL);
         op_free(op);
         return MYNAH_HANDLED;
     }
     op->event = api->event_ref(ev);
     if (op->event == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         op_free(op);
         return MYNAH_HANDLED;
     }
@@ -1180,6 +1174,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, session_next))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

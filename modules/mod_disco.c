@@ -45,6 +45,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #include "roster_store.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
@@ -68,14 +70,6 @@ typedef struct disco_host {
 } disco_host;
 
 /* ---- small helpers ---- */
-
-static void reply_error(mynah_stanza *stanza, const char *type,
-                        const char *condition)
-{
-    mynah_stanza *err = api->stanza_error_reply(stanza, type, condition, NULL);
-    if (err != NULL)
-        api->route(err);
-}
 
 /* A result with an empty <query xmlns=ns/> (carrying the asked node);
  * NULL when out of memory. */
@@ -290,7 +284,7 @@ static int on_info_host(mynah_event *event, void *userdata)
     mynah_stanza *iq = api->event_stanza(event);
     const char *node = query_node(iq);
     if (node != NULL && !is_caps_node(dh->host, node)) {
-        reply_error(iq, "cancel", "item-not-found");
+        modutil_reply_error(iq, "cancel", "item-not-found", NULL);
         return MYNAH_HANDLED;
     }
     mynah_element *query;
@@ -336,7 +330,7 @@ static int on_items_host(mynah_event *event, void *userdata)
     disco_host *dh = userdata;
     mynah_stanza *iq = api->event_stanza(event);
     if (query_node(iq) != NULL) {
-        reply_error(iq, "cancel", "item-not-found");
+        modutil_reply_error(iq, "cancel", "item-not-found", NULL);
         return MYNAH_HANDLED;
     }
     mynah_element *query;
@@ -383,7 +377,7 @@ static void answer_account(roster_job *job)
     mynah_stanza *reply = result_with_query(
         iq, q->info ? NS_DISCO_INFO : NS_DISCO_ITEMS, node, &query);
     if (reply == NULL) {
-        reply_error(iq, "wait", "internal-server-error");
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return;
     }
     if (q->info && node == NULL) {
@@ -396,7 +390,7 @@ static void answer_account(roster_job *job)
     /* A node nobody filled in is unknown (XEP-0030 §3.1, §4.1). */
     if (node != NULL && api->element_first_child(query) == NULL) {
         api->stanza_unref(reply);
-        reply_error(iq, "cancel", "item-not-found");
+        modutil_reply_error(iq, "cancel", "item-not-found", NULL);
         return;
     }
     api->route(reply);
@@ -416,22 +410,12 @@ static void on_roster_item(int status, const void *data, size_t len,
     if (allowed)
         answer_account(job);
     else if (status == MYNAH_STORE_ERROR)
-        reply_error(api->event_stanza(job->event), "wait",
-                    "internal-server-error");
+        modutil_reply_error(api->event_stanza(job->event), "wait",
+                            "internal-server-error", NULL);
     else
-        reply_error(api->event_stanza(job->event), "cancel",
-                    "service-unavailable");
+        modutil_reply_error(api->event_stanza(job->event), "cancel",
+                            "service-unavailable", NULL);
     roster_job_end(job);
-}
-
-static char *bare_of(const char *text)
-{
-    mynah_jid *jid = text ? api->jid_new(text) : NULL;
-    if (jid == NULL)
-        return NULL;
-    char *bare = strdup(api->jid_bare(jid));
-    api->jid_free(jid);
-    return bare;
 }
 
 static int on_account(mynah_event *event, disco_host *dh, int info)
@@ -443,14 +427,14 @@ static int on_account(mynah_event *event, disco_host *dh, int info)
         return MYNAH_PASS;
     q->host = dh->host;
     q->info = info;
-    q->owner_bare = bare_of(api->element_attr(root, "to"));
-    q->asker_bare = bare_of(api->element_attr(root, "from"));
+    q->owner_bare = modutil_bare_jid(api->element_attr(root, "to"));
+    q->asker_bare = modutil_bare_jid(api->element_attr(root, "from"));
     char *local = q->owner_bare ? strdup(q->owner_bare) : NULL;
     char *at = local ? strchr(local, '@') : NULL;
     if (q->asker_bare == NULL || at == NULL) {
         free(local);
         account_query_free(q);
-        reply_error(iq, "modify", "bad-request");
+        modutil_reply_error(iq, "modify", "bad-request", NULL);
         return MYNAH_HANDLED;
     }
     *at = '\0';
@@ -486,6 +470,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, option_array_subitem))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

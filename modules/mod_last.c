@@ -29,6 +29,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #include "roster_store.h"
 
 #define NS_LAST "jabber:iq:last"
@@ -42,14 +44,6 @@ typedef struct last_host {
 } last_host;
 
 /* ---- replies ---- */
-
-static void reply_error(mynah_stanza *iq, const char *type,
-                        const char *condition)
-{
-    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, NULL);
-    if (err != NULL)
-        api->route(err);
-}
 
 static void reply_seconds(mynah_stanza *iq, long long seconds,
                           const char *status, size_t status_len)
@@ -128,9 +122,9 @@ static void on_last_record(int status, const void *data, size_t len,
         reply_seconds(iq, (long long)api->now() - when, status_text,
                       status_len);
     } else if (status == MYNAH_STORE_NOT_FOUND) {
-        reply_error(iq, "cancel", "service-unavailable");
+        modutil_reply_error(iq, "cancel", "service-unavailable", NULL);
     } else {
-        reply_error(iq, "wait", "internal-server-error");
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     }
     roster_job_end(job);
 }
@@ -164,22 +158,12 @@ static void on_roster_item(int status, const void *data, size_t len,
         return;
     }
     if (status == MYNAH_STORE_ERROR)
-        reply_error(api->event_stanza(job->event), "wait",
-                    "internal-server-error");
+        modutil_reply_error(api->event_stanza(job->event), "wait",
+                            "internal-server-error", NULL);
     else
-        reply_error(api->event_stanza(job->event), "auth", "forbidden");
+        modutil_reply_error(api->event_stanza(job->event), "auth",
+                            "forbidden", NULL);
     roster_job_end(job);
-}
-
-/* The bare form of a JID string, malloc'd; NULL when invalid. */
-static char *bare_of(const char *text)
-{
-    mynah_jid *jid = text ? api->jid_new(text) : NULL;
-    if (jid == NULL)
-        return NULL;
-    char *bare = strdup(api->jid_bare(jid));
-    api->jid_free(jid);
-    return bare;
 }
 
 static int on_last_bare(mynah_event *event, void *userdata)
@@ -191,13 +175,13 @@ static int on_last_bare(mynah_event *event, void *userdata)
     if (q == NULL)
         return MYNAH_PASS;
     q->last = lh->last;
-    q->owner_bare = bare_of(api->element_attr(root, "to"));
-    q->asker_bare = bare_of(api->element_attr(root, "from"));
+    q->owner_bare = modutil_bare_jid(api->element_attr(root, "to"));
+    q->asker_bare = modutil_bare_jid(api->element_attr(root, "from"));
     q->owner_local = q->owner_bare ? strdup(q->owner_bare) : NULL;
     char *at = q->owner_local ? strchr(q->owner_local, '@') : NULL;
     if (q->asker_bare == NULL || at == NULL) {
         last_query_free(q);
-        reply_error(iq, "modify", "bad-request");
+        modutil_reply_error(iq, "modify", "bad-request", NULL);
         return MYNAH_HANDLED;
     }
     *at = '\0';
@@ -256,6 +240,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, server_start_time))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

@@ -52,6 +52,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_HINTS "urn:xmpp:hints"
 #define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
@@ -184,14 +186,6 @@ static void store_op_free(store_op *op)
     free(op);
 }
 
-static void bounce(mynah_stanza *message, const char *type,
-                   const char *condition, const char *text)
-{
-    mynah_stanza *err = api->stanza_error_reply(message, type, condition, text);
-    if (err != NULL)
-        api->route(err);
-}
-
 static void on_stored(int status, const char *id, void *userdata)
 {
     (void)id;
@@ -200,7 +194,8 @@ static void on_stored(int status, const char *id, void *userdata)
         api->log(self, MYNAH_LOG_WARN,
                  "could not store an offline message for %s@%s", op->user,
                  host_label(op->oh));
-        bounce(op->message, "wait", "internal-server-error", NULL);
+        modutil_reply_error(op->message, "wait", "internal-server-error",
+                            NULL);
     }
     store_op_free(op);
 }
@@ -220,22 +215,24 @@ static void on_counted(int status, const mynah_archive_item *items,
     (void)complete;
     store_op *op = userdata;
     if (op->oh->removed || status == MYNAH_STORE_ERROR) {
-        bounce(op->message, "wait", "internal-server-error", NULL);
+        modutil_reply_error(op->message, "wait", "internal-server-error",
+                            NULL);
         store_op_free(op);
         return;
     }
     long long quota =
         api->option_integer(self, op->oh->host, "offline_max_messages");
     if ((long long)count >= quota) {
-        bounce(op->message, "cancel", "service-unavailable",
-               "The recipient's offline message storage is full");
+        modutil_reply_error(op->message, "cancel", "service-unavailable",
+                            "The recipient's offline message storage is full");
         store_op_free(op);
         return;
     }
     size_t len = 0;
     char *xml = api->stanza_to_string(op->message, &len);
     if (xml == NULL) {
-        bounce(op->message, "wait", "internal-server-error", NULL);
+        modutil_reply_error(op->message, "wait", "internal-server-error",
+                            NULL);
         store_op_free(op);
         return;
     }
@@ -582,6 +579,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, session_on_flushed_held))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

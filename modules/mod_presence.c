@@ -36,6 +36,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #include "roster_store.h"
 
 static const mynah_api *api;
@@ -228,13 +230,9 @@ static void run_effects(roster_job *job)
         roster_send_unavailable_from_resources(api, op->owner, op->peer);
     if ((op->effects & ROUTE) && stanza != NULL)
         route_copy(stanza, op->owner, op->peer);
-    if ((op->effects & REFUSE_FULL) && stanza != NULL) {
-        mynah_stanza *err = api->stanza_error_reply(stanza, "cancel",
-                                                    "not-allowed",
-                                                    "The roster is full");
-        if (err != NULL)
-            api->route(err);
-    }
+    if ((op->effects & REFUSE_FULL) && stanza != NULL)
+        modutil_reply_error(stanza, "cancel", "not-allowed",
+                            "The roster is full");
     if ((op->effects & DELIVER) && stanza != NULL)
         deliver_to_available(op->owner, stanza);
     if (op->effects & REPLY_SUBSCRIBED)
@@ -798,12 +796,7 @@ static int on_unbind(mynah_event *event, void *userdata)
 static int on_features(mynah_event *event, void *userdata)
 {
     (void)userdata;
-    mynah_element *features = api->event_features(event);
-    if (features != NULL &&
-        api->element_child(features, "bind",
-                           "urn:ietf:params:xml:ns:xmpp-bind") != NULL)
-        api->element_add_child(features, "sub",
-                               "urn:xmpp:features:pre-approval");
+    modutil_add_bound_feature(event, "sub", "urn:xmpp:features:pre-approval");
     return MYNAH_PASS;
 }
 
@@ -814,6 +807,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, session_next))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

@@ -30,6 +30,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #define NS_PRIVATE "jabber:iq:private"
 
 static const mynah_api *api;
@@ -45,24 +47,6 @@ typedef struct private_host {
 } private_host;
 
 /* ---- small helpers ---- */
-
-static int local_part(const char *jid, char *out, size_t size)
-{
-    const char *at = jid ? strchr(jid, '@') : NULL;
-    if (at == NULL || at == jid || (size_t)(at - jid) >= size)
-        return -1;
-    memcpy(out, jid, (size_t)(at - jid));
-    out[at - jid] = '\0';
-    return 0;
-}
-
-static void reply_error(const mynah_stanza *iq, const char *type,
-                        const char *condition, const char *text)
-{
-    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, text);
-    if (err != NULL)
-        api->route(err);
-}
 
 /* "{namespace}name", malloc'd. */
 static char *fragment_key(const mynah_element *fragment)
@@ -84,21 +68,6 @@ static int namespace_allowed(const char *ns)
         NS_PRIVATE};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         if (strcmp(ns, refused[i]) == 0)
-            return 0;
-    return 1;
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Only whitespace beside the element's children: text of its own
- * ("<query>junk<note/></query>") makes the request malformed. */
-static int text_is_blank(mynah_element *element)
-{
-    for (const char *t = api->element_text(element); *t; t++)
-        if (!is_space(*t))
             return 0;
     return 1;
 }
@@ -170,7 +139,7 @@ static void fragment_loaded(int status, const void *data, size_t len,
     if (reply != NULL)
         api->route(reply);
     else
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     api->async_done(get->event);
     private_get_free(get);
 }
@@ -183,17 +152,18 @@ static int on_get_own(mynah_event *ev, void *userdata)
     mynah_stanza *iq = api->event_stanza(ev);
     mynah_element *query = api->element_first_child(api->stanza_root(iq));
     char user[1024];
-    if (ph == NULL || local_part(api->element_attr(api->stanza_root(iq), "to"),
-                                 user, sizeof user) < 0)
+    if (ph == NULL ||
+        modutil_local_part(api->element_attr(api->stanza_root(iq), "to"),
+                           user, sizeof user) < 0)
         return MYNAH_PASS;
     mynah_element *fragment = api->element_first_child(query);
     if (fragment == NULL || api->element_next_sibling(fragment) != NULL) {
-        reply_error(iq, "modify", "bad-request",
-                    "Ask for exactly one element");
+        modutil_reply_error(iq, "modify", "bad-request",
+                            "Ask for exactly one element");
         return MYNAH_HANDLED;
     }
     if (!namespace_allowed(api->element_xmlns(fragment))) {
-        reply_error(iq, "modify", "not-acceptable", NULL);
+        modutil_reply_error(iq, "modify", "not-acceptable", NULL);
         return MYNAH_HANDLED;
     }
     char *key = fragment_key(fragment);
@@ -205,7 +175,7 @@ static int on_get_own(mynah_event *ev, void *userdata)
         free(key);
         if (get != NULL)
             private_get_free(get);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     api->map_get(ph->store, user, key, fragment_loaded, get);
@@ -247,11 +217,9 @@ static void private_set_finish(private_set *set, const char *type,
 {
     mynah_stanza *iq = api->event_stanza(set->event);
     if (condition != NULL) {
-        reply_error(iq, type, condition, text);
+        modutil_reply_error(iq, type, condition, text);
     } else {
-        mynah_stanza *reply = api->stanza_reply(iq);
-        if (reply != NULL)
-            api->route(reply);
+        modutil_reply_result(iq);
     }
     api->async_done(set->event);
     private_set_free(set);
@@ -325,7 +293,7 @@ static const char *collect_fragments(private_set *set, mynah_element *query)
         n++;
     if (n == 0)
         return "not-acceptable"; /* XEP-0049 §2.3 */
-    if (!text_is_blank(query))
+    if (!modutil_text_is_blank(query))
         return "bad-request";
     set->fragments = calloc(n, sizeof *set->fragments);
     if (set->fragments == NULL)
@@ -358,26 +326,26 @@ static int on_set_own(mynah_event *ev, void *userdata)
     mynah_element *query = api->element_first_child(api->stanza_root(iq));
     private_set *set = calloc(1, sizeof *set);
     if (set == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     if (ph == NULL ||
-        local_part(api->element_attr(api->stanza_root(iq), "to"), set->user,
-                   sizeof set->user) < 0) {
+        modutil_local_part(api->element_attr(api->stanza_root(iq), "to"),
+                           set->user, sizeof set->user) < 0) {
         private_set_free(set);
         return MYNAH_PASS;
     }
     const char *condition = collect_fragments(set, query);
     if (condition != NULL) {
-        reply_error(iq, condition == internal_error ? "wait" : "modify",
-                    condition, NULL);
+        modutil_reply_error(iq, condition == internal_error ? "wait" : "modify",
+                            condition, NULL);
         private_set_free(set);
         return MYNAH_HANDLED;
     }
     set->store = ph->store;
     set->max_size = api->option_integer(self, host, "private_max_size");
     if ((set->event = api->event_ref(ev)) == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         private_set_free(set);
         return MYNAH_HANDLED;
     }
@@ -390,7 +358,7 @@ static int on_set_own(mynah_event *ev, void *userdata)
 static int on_other(mynah_event *ev, void *userdata)
 {
     (void)userdata;
-    reply_error(api->event_stanza(ev), "auth", "forbidden", NULL);
+    modutil_reply_error(api->event_stanza(ev), "auth", "forbidden", NULL);
     return MYNAH_HANDLED;
 }
 
@@ -402,6 +370,7 @@ static int init(mynah_module *module, const mynah_api *table)
         !MYNAH_API_HAS(table, element_copy_into))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

@@ -20,6 +20,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #include "roster_store.h"
 
 static const mynah_api *api;
@@ -40,21 +42,6 @@ static mynah_store *host_store(mynah_host *host)
 
 /* ---- answers ---- */
 
-static void reply_error(mynah_stanza *iq, const char *type,
-                        const char *condition, const char *text)
-{
-    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, text);
-    if (err != NULL)
-        api->route(err);
-}
-
-static void reply_result(mynah_stanza *iq)
-{
-    mynah_stanza *reply = api->stanza_reply(iq);
-    if (reply != NULL)
-        api->route(reply);
-}
-
 /* ---- roster get (§2.2) ---- */
 
 static void on_get_loaded(roster *r, void *userdata)
@@ -67,7 +54,7 @@ static void on_get_loaded(roster *r, void *userdata)
         return;
     }
     if (r == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         roster_job_end(job);
         return;
     }
@@ -111,13 +98,13 @@ static int on_roster_get(mynah_event *event, void *userdata)
                                                         "from"));
     if (owner == NULL || strchr(owner, '@') == NULL) {
         free(owner);
-        reply_error(iq, "modify", "bad-request", NULL);
+        modutil_reply_error(iq, "modify", "bad-request", NULL);
         return MYNAH_HANDLED;
     }
     roster_job *job = roster_job_begin(api, event, NULL, NULL);
     if (job == NULL) {
         free(owner);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     roster_load(api, self, host_store(api->event_host(event)), owner,
@@ -258,12 +245,12 @@ static void on_set_saved(int ok, void *userdata)
     mynah_stanza *iq = api->event_stanza(job->event);
     if (!ok) {
         if (iq != NULL)
-            reply_error(iq, "wait", "internal-server-error", NULL);
+            modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         roster_job_end(job);
         return;
     }
     if (iq != NULL)
-        reply_result(iq);
+        modutil_reply_result(iq);
     if (!req->remove) {
         roster_push(api, req->r, req->contact, roster_find(req->r, req->contact),
                     0);
@@ -290,7 +277,7 @@ static void on_set_loaded(roster *r, void *userdata)
     mynah_stanza *iq = api->event_stanza(job->event);
     if (r == NULL) {
         if (iq != NULL)
-            reply_error(iq, "wait", "internal-server-error", NULL);
+            modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         roster_job_end(job);
         return;
     }
@@ -300,7 +287,7 @@ static void on_set_loaded(roster *r, void *userdata)
         /* §2.5.3: removing what is not there. */
         if (item == NULL) {
             if (iq != NULL)
-                reply_error(iq, "cancel", "item-not-found", NULL);
+                modutil_reply_error(iq, "cancel", "item-not-found", NULL);
             roster_job_end(job);
             return;
         }
@@ -318,15 +305,15 @@ static void on_set_loaded(roster *r, void *userdata)
                                             "roster_max_items");
         if ((long long)r->count >= max) {
             if (iq != NULL)
-                reply_error(iq, "cancel", "not-allowed",
-                            "The roster is full");
+                modutil_reply_error(iq, "cancel", "not-allowed",
+                                    "The roster is full");
             roster_job_end(job);
             return;
         }
         item = roster_add(r, req->contact);
         if (item == NULL) {
             if (iq != NULL)
-                reply_error(iq, "wait", "internal-server-error", NULL);
+                modutil_reply_error(iq, "wait", "internal-server-error", NULL);
             roster_job_end(job);
             return;
         }
@@ -353,14 +340,14 @@ static int on_roster_set(mynah_event *event, void *userdata)
     mynah_element *root = api->stanza_root(iq);
     set_request *req = calloc(1, sizeof *req);
     if (req == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     req->owner = roster_bare_of(api, api->element_attr(root, "from"));
     mynah_element *query = api->element_child(root, "query", ROSTER_NS);
     if (req->owner == NULL || strchr(req->owner, '@') == NULL || query == NULL) {
         set_request_free(req);
-        reply_error(iq, "modify", "bad-request", NULL);
+        modutil_reply_error(iq, "modify", "bad-request", NULL);
         return MYNAH_HANDLED;
     }
     const char *type, *text;
@@ -368,12 +355,12 @@ static int on_roster_set(mynah_event *event, void *userdata)
                                        &type, &text);
     if (condition != NULL) {
         set_request_free(req);
-        reply_error(iq, type, condition, text);
+        modutil_reply_error(iq, type, condition, text);
         return MYNAH_HANDLED;
     }
     roster_job *job = roster_job_begin(api, event, req, set_request_free);
     if (job == NULL) {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     roster_load(api, self, host_store(api->event_host(event)), req->owner,
@@ -385,7 +372,7 @@ static int on_roster_set(mynah_event *event, void *userdata)
 static int on_other_roster(mynah_event *event, void *userdata)
 {
     (void)userdata;
-    reply_error(api->event_stanza(event), "auth", "forbidden", NULL);
+    modutil_reply_error(api->event_stanza(event), "auth", "forbidden", NULL);
     return MYNAH_HANDLED;
 }
 
@@ -394,11 +381,7 @@ static int on_other_roster(mynah_event *event, void *userdata)
 static int on_features(mynah_event *event, void *userdata)
 {
     (void)userdata;
-    mynah_element *features = api->event_features(event);
-    if (features != NULL &&
-        api->element_child(features, "bind",
-                           "urn:ietf:params:xml:ns:xmpp-bind") != NULL)
-        api->element_add_child(features, "ver", "urn:xmpp:features:rosterver");
+    modutil_add_bound_feature(event, "ver", "urn:xmpp:features:rosterver");
     return MYNAH_PASS;
 }
 
@@ -409,6 +392,7 @@ static int init(mynah_module *module, const mynah_api *table)
     if (!MYNAH_API_HAS(table, session_set_interested))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }

@@ -26,6 +26,8 @@
 
 #include <mynah/mynah.h>
 
+#include "common/modutil.h"
+
 #define NS_VCARD "vcard-temp"
 
 static const mynah_api *api;
@@ -41,41 +43,6 @@ typedef struct vcard_host {
 } vcard_host;
 
 /* ---- small helpers ---- */
-
-/* The local part of a prepared bare JID ("alice" of "alice@example.org"),
- * into out; -1 if there is none or it does not fit. */
-static int local_part(const char *jid, char *out, size_t size)
-{
-    const char *at = jid ? strchr(jid, '@') : NULL;
-    if (at == NULL || at == jid || (size_t)(at - jid) >= size)
-        return -1;
-    memcpy(out, jid, (size_t)(at - jid));
-    out[at - jid] = '\0';
-    return 0;
-}
-
-static void reply_error(const mynah_stanza *iq, const char *type,
-                        const char *condition, const char *text)
-{
-    mynah_stanza *err = api->stanza_error_reply(iq, type, condition, text);
-    if (err != NULL)
-        api->route(err);
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Only whitespace beside the element's children: text of its own
- * ("<iq>junk<vCard/></iq>") makes the request malformed. */
-static int text_is_blank(mynah_element *element)
-{
-    for (const char *t = api->element_text(element); *t; t++)
-        if (!is_space(*t))
-            return 0;
-    return 1;
-}
 
 /* A result for iq carrying the stored vCard (its XML as vcard_stored
  * wrote it). */
@@ -116,7 +83,7 @@ static void vcard_loaded(int status, const void *data, size_t len,
         if (reply != NULL)
             api->route(reply);
         else
-            reply_error(iq, "cancel", "internal-server-error", NULL);
+            modutil_reply_error(iq, "cancel", "internal-server-error", NULL);
     } else if (status == MYNAH_STORE_NOT_FOUND && get->own) {
         /* XEP-0054 §3.1: an empty vCard says "none yet". */
         mynah_stanza *reply = api->stanza_reply(iq);
@@ -128,9 +95,9 @@ static void vcard_loaded(int status, const void *data, size_t len,
             api->stanza_unref(reply);
     } else if (status == MYNAH_STORE_NOT_FOUND) {
         /* §3.3: no vCard, or no such user -- the same answer. */
-        reply_error(iq, "cancel", "service-unavailable", NULL);
+        modutil_reply_error(iq, "cancel", "service-unavailable", NULL);
     } else {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     }
     api->async_done(get->event);
     free(get);
@@ -142,13 +109,13 @@ static int vcard_get_start(mynah_event *ev, int own)
     mynah_stanza *iq = api->event_stanza(ev);
     char user[1024];
     if (vh == NULL ||
-        local_part(api->element_attr(api->stanza_root(iq), "to"), user,
-                   sizeof user) < 0)
+        modutil_local_part(api->element_attr(api->stanza_root(iq), "to"), user,
+                           sizeof user) < 0)
         return MYNAH_PASS;
     vcard_get *get = calloc(1, sizeof *get);
     if (get == NULL || (get->event = api->event_ref(ev)) == NULL) {
         free(get);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     get->own = own;
@@ -177,11 +144,9 @@ static void vcard_stored(int status, void *userdata)
     mynah_event *kept = userdata;
     mynah_stanza *iq = api->event_stanza(kept);
     if (status == MYNAH_STORE_OK) {
-        mynah_stanza *reply = api->stanza_reply(iq);
-        if (reply != NULL)
-            api->route(reply);
+        modutil_reply_result(iq);
     } else {
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
     }
     api->async_done(kept);
 }
@@ -189,7 +154,8 @@ static void vcard_stored(int status, void *userdata)
 /* An empty <vCard/> (no child element, no text) clears the vCard. */
 static int vcard_is_empty(mynah_element *card)
 {
-    return api->element_first_child(card) == NULL && text_is_blank(card);
+    return api->element_first_child(card) == NULL &&
+           modutil_text_is_blank(card);
 }
 
 /* "iq-set/self/vcard-temp:vCard": a user replaces their vCard. */
@@ -203,23 +169,23 @@ static int on_set_own(mynah_event *ev, void *userdata)
     mynah_element *card = api->element_first_child(root);
     char user[1024];
     if (vh == NULL ||
-        local_part(api->element_attr(root, "to"), user, sizeof user) < 0)
+        modutil_local_part(api->element_attr(root, "to"), user, sizeof user) < 0)
         return MYNAH_PASS;
     if (api->element_next_sibling(card) != NULL) {
-        reply_error(iq, "modify", "bad-request", NULL);
+        modutil_reply_error(iq, "modify", "bad-request", NULL);
         return MYNAH_HANDLED;
     }
 
     char *xml = NULL;
     size_t len = 0;
     if (!vcard_is_empty(card)) {
-        if (!text_is_blank(root)) {
-            reply_error(iq, "modify", "bad-request", NULL);
+        if (!modutil_text_is_blank(root)) {
+            modutil_reply_error(iq, "modify", "bad-request", NULL);
             return MYNAH_HANDLED;
         }
         xml = api->element_to_string(card, &len);
         if (xml == NULL) {
-            reply_error(iq, "wait", "internal-server-error", NULL);
+            modutil_reply_error(iq, "wait", "internal-server-error", NULL);
             return MYNAH_HANDLED;
         }
         long long max = api->option_integer(self, host, "vcard_max_size");
@@ -228,14 +194,14 @@ static int on_set_own(mynah_event *ev, void *userdata)
             snprintf(text, sizeof text, "A vCard may have at most %lld bytes",
                      max);
             free(xml);
-            reply_error(iq, "modify", "not-acceptable", text);
+            modutil_reply_error(iq, "modify", "not-acceptable", text);
             return MYNAH_HANDLED;
         }
     }
     mynah_event *kept = api->event_ref(ev);
     if (kept == NULL) {
         free(xml);
-        reply_error(iq, "wait", "internal-server-error", NULL);
+        modutil_reply_error(iq, "wait", "internal-server-error", NULL);
         return MYNAH_HANDLED;
     }
     /* xml NULL deletes the value. */
@@ -249,7 +215,7 @@ static int on_set_own(mynah_event *ev, void *userdata)
 static int on_set_other(mynah_event *ev, void *userdata)
 {
     (void)userdata;
-    reply_error(api->event_stanza(ev), "auth", "forbidden", NULL);
+    modutil_reply_error(api->event_stanza(ev), "auth", "forbidden", NULL);
     return MYNAH_HANDLED;
 }
 
@@ -261,6 +227,7 @@ static int init(mynah_module *module, const mynah_api *table)
         !MYNAH_API_HAS(table, element_copy_into))
         return -1;
     api = table;
+    modutil_init(table);
     self = module;
     return 0;
 }
