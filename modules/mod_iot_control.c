@@ -217,66 +217,17 @@ static int check_set(mynah_stanza *st, const mynah_element *set)
 
 /* ---- relaying from a bare JID ---- */
 
-static mynah_session *best_resource(const char *bare)
-{
-    mynah_session *best = NULL, *s;
-    for (size_t i = 0; (s = api->session_of_user(bare, i)) != NULL; i++) {
-        if (!api->session_available(s) || api->session_priority(s) < 0 ||
-            api->session_jid(s) == NULL)
-            continue;
-        if (best == NULL ||
-            api->session_priority(s) > api->session_priority(best))
-            best = s;
-    }
-    return best;
-}
-
-static void on_relayed_answer(mynah_stanza *reply, void *userdata)
-{
-    mynah_stanza *original = userdata;
-    if (reply == NULL) {
-        iot_error(original, "wait", "recipient-unavailable", NULL);
-    } else {
-        mynah_stanza *back = api->stanza_reply(original);
-        const char *type = attr_of(reply, "type");
-        if (back != NULL) {
-            mynah_element *root = api->stanza_root(back);
-            api->element_set_attr(root, "type",
-                                  type && strcmp(type, "error") == 0
-                                      ? "error"
-                                      : "result");
-            for (mynah_element *c = api->element_first_child(
-                     api->stanza_root(reply));
-                 c != NULL; c = api->element_next_sibling(c))
-                iot_copy_into(root, c);
-            api->route(back);
-        }
-    }
-    api->stanza_unref(original);
-}
-
 static void relay_or_refuse(mynah_event *ev)
 {
     mynah_stanza *iq = api->event_stanza(ev);
-    mynah_session *awake = best_resource(attr_of(iq, "to"));
+    mynah_session *awake = iot_best_resource(attr_of(iq, "to"));
     if (awake == NULL) {
         iot_error(iq, "cancel", "service-unavailable", NULL);
         return;
     }
-    mynah_stanza *copy = api->stanza_copy(iq);
-    if (copy == NULL) {
-        iot_error(iq, "wait", "resource-constraint", NULL);
-        return;
-    }
-    api->element_set_attr(api->stanza_root(copy), "to",
-                          api->jid_full(api->session_jid(awake)));
-    mynah_stanza *original = api->stanza_ref(iq);
-    double timeout = api->option_number(self, api->event_host(ev),
-                                        "iot_control_relay_timeout");
-    if (api->send_iq(self, copy, on_relayed_answer, original, timeout) < 0) {
-        api->stanza_unref(original);
-        iot_error(iq, "wait", "resource-constraint", NULL);
-    }
+    iot_relay_to_resource(self, iq, awake,
+                          api->option_number(self, api->event_host(ev),
+                                             "iot_control_relay_timeout"));
 }
 
 /* ---- handlers ---- */
@@ -330,7 +281,7 @@ static int on_message_in(mynah_event *ev, void *ud)
         return MYNAH_PASS;
     if (!check_set(msg, set))
         return MYNAH_HANDLED;
-    if (strchr(to, '/') == NULL && best_resource(to) == NULL) {
+    if (strchr(to, '/') == NULL && iot_best_resource(to) == NULL) {
         /* Not kept for later: see above. */
         iot_error(msg, "cancel", "service-unavailable", NULL);
         return MYNAH_HANDLED;

@@ -249,61 +249,13 @@ static int on_req_full(mynah_event *ev, void *ud)
 
 /* ---- a request to a bare JID ---- */
 
-/* The available resource with the highest non-negative priority. */
-static mynah_session *best_resource(const char *bare)
-{
-    mynah_session *best = NULL, *s;
-    for (size_t i = 0; (s = api->session_of_user(bare, i)) != NULL; i++) {
-        if (!api->session_available(s) || api->session_priority(s) < 0 ||
-            api->session_jid(s) == NULL)
-            continue;
-        if (best == NULL ||
-            api->session_priority(s) > api->session_priority(best))
-            best = s;
-    }
-    return best;
-}
-
-/* The thing's answer to a relayed request goes back from the bare JID. */
-static void on_relayed_answer(mynah_stanza *reply, void *userdata)
-{
-    mynah_stanza *original = userdata;
-    if (reply == NULL) {
-        iot_error(original, "wait", "recipient-unavailable", NULL);
-    } else {
-        mynah_stanza *back = api->stanza_reply(original);
-        const char *type = attr_of(reply, "type");
-        if (back != NULL) {
-            mynah_element *root = api->stanza_root(back);
-            api->element_set_attr(root, "type",
-                                  type && strcmp(type, "error") == 0
-                                      ? "error"
-                                      : "result");
-            for (mynah_element *c = payload_of(reply); c != NULL;
-                 c = api->element_next_sibling(c))
-                iot_copy_into(root, c);
-            api->route(back);
-        }
-    }
-    api->stanza_unref(original);
-}
-
+/* A request to a thing's bare JID goes to its awake resource; the answer
+ * comes back from the bare JID. */
 static void relay(mynah_stanza *iq, mynah_session *to, sd_host *sh)
 {
-    mynah_stanza *copy = api->stanza_copy(iq);
-    if (copy == NULL) {
-        iot_error(iq, "wait", "resource-constraint", NULL);
-        return;
-    }
-    api->element_set_attr(api->stanza_root(copy), "to",
-                          api->jid_full(api->session_jid(to)));
-    double timeout = api->option_number(self, sh->host,
-                                        "sensordata_relay_timeout");
-    mynah_stanza *original = api->stanza_ref(iq);
-    if (api->send_iq(self, copy, on_relayed_answer, original, timeout) < 0) {
-        iot_error(iq, "wait", "resource-constraint", NULL);
-        api->stanza_unref(original);
-    }
+    iot_relay_to_resource(self, iq, to,
+                          api->option_number(self, sh->host,
+                                             "sensordata_relay_timeout"));
 }
 
 typedef struct stored_answer {
@@ -377,7 +329,7 @@ static int on_req_bare(mynah_event *ev, void *ud)
     if (!check_access(iq, thing, &narrowed, &perm))
         return MYNAH_HANDLED;
     mynah_stanza *request = narrowed ? narrowed : api->stanza_ref(iq);
-    mynah_session *awake = best_resource(thing);
+    mynah_session *awake = iot_best_resource(thing);
     if (awake != NULL) {
         relay(request, awake, sh);
     } else {
@@ -424,7 +376,7 @@ static int on_cancel_bare(mynah_event *ev, void *ud)
     const char *thing = attr_of(iq, "to");
     if (sh == NULL || thing == NULL)
         return MYNAH_PASS;
-    mynah_session *awake = best_resource(thing);
+    mynah_session *awake = iot_best_resource(thing);
     if (awake != NULL)
         relay(iq, awake, sh);
     else
@@ -656,7 +608,7 @@ static int on_message_bare(mynah_event *ev, void *ud)
     (void)ud;
     mynah_stanza *msg = api->event_stanza(ev);
     const char *to = attr_of(msg, "to");
-    if (to == NULL || !has_sensordata(msg) || best_resource(to) != NULL)
+    if (to == NULL || !has_sensordata(msg) || iot_best_resource(to) != NULL)
         return MYNAH_PASS;
     return MYNAH_HANDLED;
 }

@@ -313,6 +313,64 @@ void iot_disco_info_reply(const mynah_stanza *iq, mynah_host *host)
     api->route(reply);
 }
 
+/* ---- relaying from a bare JID ---- */
+
+mynah_session *iot_best_resource(const char *bare)
+{
+    mynah_session *best = NULL, *s;
+    for (size_t i = 0; (s = api->session_of_user(bare, i)) != NULL; i++) {
+        if (!api->session_available(s) || api->session_priority(s) < 0 ||
+            api->session_jid(s) == NULL)
+            continue;
+        if (best == NULL ||
+            api->session_priority(s) > api->session_priority(best))
+            best = s;
+    }
+    return best;
+}
+
+/* The thing's answer to a relayed request goes back from the bare JID. */
+static void on_relayed_answer(mynah_stanza *reply, void *userdata)
+{
+    mynah_stanza *original = userdata;
+    if (reply == NULL) {
+        iot_error(original, "wait", "recipient-unavailable", NULL);
+    } else {
+        mynah_stanza *back = api->stanza_reply(original);
+        const char *type = api->element_attr(api->stanza_root(reply), "type");
+        if (back != NULL) {
+            mynah_element *root = api->stanza_root(back);
+            api->element_set_attr(root, "type",
+                                  type && strcmp(type, "error") == 0
+                                      ? "error"
+                                      : "result");
+            for (mynah_element *c = api->element_first_child(
+                     api->stanza_root(reply));
+                 c != NULL; c = api->element_next_sibling(c))
+                iot_copy_into(root, c);
+            api->route(back);
+        }
+    }
+    api->stanza_unref(original);
+}
+
+void iot_relay_to_resource(mynah_module *module, mynah_stanza *iq,
+                           mynah_session *to, double timeout)
+{
+    mynah_stanza *copy = api->stanza_copy(iq);
+    if (copy == NULL) {
+        iot_error(iq, "wait", "resource-constraint", NULL);
+        return;
+    }
+    api->element_set_attr(api->stanza_root(copy), "to",
+                          api->jid_full(api->session_jid(to)));
+    mynah_stanza *original = api->stanza_ref(iq);
+    if (api->send_iq(module, copy, on_relayed_answer, original, timeout) < 0) {
+        api->stanza_unref(original);
+        iot_error(iq, "wait", "resource-constraint", NULL);
+    }
+}
+
 mynah_element *iot_child(const mynah_element *e, const char *name,
                          const char *ns)
 {

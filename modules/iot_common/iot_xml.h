@@ -69,6 +69,17 @@ mynah_stanza *iot_message(const char *from, const char *to, const char *name,
  * components answer with it when no mod_disco is enabled for them. */
 void iot_disco_info_reply(const mynah_stanza *iq, mynah_host *host);
 
+/* The available resource of `bare` with the highest non-negative
+ * priority (where a request to a thing's bare JID goes), NULL if none. */
+mynah_session *iot_best_resource(const char *bare);
+/* Relays iq, a request to a thing's bare JID, to its resource `to` and
+ * answers it from the bare JID with the thing's answer (its payload and
+ * result or error type), or recipient-unavailable when the thing does not
+ * answer within timeout seconds; resource-constraint when the relay
+ * cannot be sent.  module keeps the code loaded until the answer. */
+void iot_relay_to_resource(mynah_module *module, mynah_stanza *iq,
+                           mynah_session *to, double timeout);
+
 /* The first child with this name in this namespace (NULL = any name). */
 mynah_element *iot_child(const mynah_element *e, const char *name,
                          const char *ns);
