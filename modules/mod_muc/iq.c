@@ -13,22 +13,10 @@
 
 #include "muc.h"
 
-static int is_type(const char *type, const char *want)
-{
-    return type != NULL && strcmp(type, want) == 0;
-}
-
 static int payload_is(mynah_element *payload, const char *ns, const char *name)
 {
     return payload != NULL && strcmp(api->element_xmlns(payload), ns) == 0 &&
            strcmp(api->element_name(payload), name) == 0;
-}
-
-static void answer_empty(mynah_stanza *iq)
-{
-    mynah_stanza *reply = api->stanza_reply(iq);
-    if (reply)
-        api->route(reply);
 }
 
 int iq_to_room(muc_service *service, mynah_stanza *iq)
@@ -37,7 +25,7 @@ int iq_to_room(muc_service *service, mynah_stanza *iq)
     const char *type = api->element_attr(root, "type");
     const char *from = api->element_attr(root, "from");
     const char *to = api->element_attr(root, "to");
-    if (!is_type(type, "get") && !is_type(type, "set"))
+    if (!muc_type_is(type, "get") && !muc_type_is(type, "set"))
         return MYNAH_HANDLED; /* the rooms send no iqs of their own */
     if (from == NULL || to == NULL)
         return MYNAH_HANDLED;
@@ -51,7 +39,7 @@ int iq_to_room(muc_service *service, mynah_stanza *iq)
         return MYNAH_HANDLED;
     }
     mynah_element *payload = api->element_first_child(root);
-    int get = is_type(type, "get");
+    int get = muc_type_is(type, "get");
     if (get && payload_is(payload, NS_DISCO_INFO, "query"))
         disco_room_info(room, iq);
     else if (get && payload_is(payload, NS_DISCO_ITEMS, "query"))
@@ -61,7 +49,7 @@ int iq_to_room(muc_service *service, mynah_stanza *iq)
     else if (payload_is(payload, NS_MUC_OWNER, "query"))
         owner_iq(room, iq);
     else if (get && payload_is(payload, NS_PING, "ping"))
-        answer_empty(iq);
+        muc_reply_result(iq);
     else
         return MYNAH_PASS; /* the core answers service-unavailable */
     return MYNAH_HANDLED;
@@ -100,7 +88,7 @@ int iq_to_occupant(muc_service *service, mynah_stanza *iq)
     muc_occupant *sender = room ? room_occupant_by_real(room, from) : NULL;
     mynah_element *payload = api->element_first_child(root);
 
-    if (is_type(type, "result") || is_type(type, "error")) {
+    if (muc_type_is(type, "result") || muc_type_is(type, "error")) {
         if (sender == NULL && room != NULL)
             sender = room_occupant_by_bare(room, from);
         if (sender != NULL && target != NULL)
@@ -111,9 +99,9 @@ int iq_to_occupant(muc_service *service, mynah_stanza *iq)
         /* XEP-0410 §3: a self-ping from someone not (or no longer) in
          * the room; and only occupants may reach occupants. */
         muc_error(iq, "cancel", "not-acceptable", NULL);
-    } else if (payload_is(payload, NS_PING, "ping") && is_type(type, "get") &&
-               sender == target) {
-        answer_empty(iq); /* XEP-0410: joined under that nick */
+    } else if (payload_is(payload, NS_PING, "ping") &&
+               muc_type_is(type, "get") && sender == target) {
+        muc_reply_result(iq); /* XEP-0410: joined under that nick */
     } else if (target == NULL) {
         muc_error(iq, "cancel", "item-not-found", NULL);
     } else if (payload_is(payload, NS_VCARD, "vCard")) {

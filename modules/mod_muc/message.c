@@ -10,11 +10,6 @@
 
 #include "muc.h"
 
-static int is_type(const char *type, const char *want)
-{
-    return type != NULL && strcmp(type, want) == 0;
-}
-
 static muc_room *room_of(muc_service *service, const char *to)
 {
     mynah_jid *jid = api->jid_new(to);
@@ -358,7 +353,7 @@ int message_to_room(muc_service *service, mynah_stanza *message)
     if (from == NULL || to == NULL)
         return MYNAH_HANDLED;
     muc_room *room = room_of(service, to);
-    if (is_type(type, "error")) {
+    if (muc_type_is(type, "error")) {
         /* A bounce from an occupant's side: it can no longer be reached. */
         muc_occupant *o = room ? room_occupant_by_real(room, from) : NULL;
         if (o != NULL) {
@@ -371,7 +366,7 @@ int message_to_room(muc_service *service, mynah_stanza *message)
         muc_error(message, "cancel", "item-not-found", NULL);
         return MYNAH_HANDLED;
     }
-    if (is_type(type, "groupchat")) {
+    if (muc_type_is(type, "groupchat")) {
         groupchat(room, message, from);
         return MYNAH_HANDLED;
     }
@@ -404,7 +399,7 @@ int message_to_occupant(muc_service *service, mynah_stanza *message)
     muc_room *room = room_of(service, to);
     muc_occupant *sender = room ? room_occupant_by_real(room, from) : NULL;
     muc_occupant *target = room && nick ? room_occupant(room, nick) : NULL;
-    if (is_type(type, "error")) {
+    if (muc_type_is(type, "error")) {
         /* An error answering a private message we relayed goes back the
          * same way. */
         if (sender == NULL || target == NULL)
@@ -412,7 +407,7 @@ int message_to_occupant(muc_service *service, mynah_stanza *message)
     } else if (room == NULL) {
         muc_error(message, "cancel", "item-not-found", NULL);
         goto done;
-    } else if (is_type(type, "groupchat")) {
+    } else if (muc_type_is(type, "groupchat")) {
         muc_error(message, "modify", "bad-request",
                   "groupchat messages go to the room's bare JID");
         goto done;
@@ -430,7 +425,7 @@ int message_to_occupant(muc_service *service, mynah_stanza *message)
     mynah_element *croot = api->stanza_root(copy);
     if (api->element_set_attr(croot, "from", sender->occupant_jid) < 0 ||
         api->element_set_attr(croot, "to", target->real_jid) < 0 ||
-        (!is_type(type, "error") &&
+        (!muc_type_is(type, "error") &&
          api->element_child(croot, "x", NS_MUC_USER) == NULL &&
          api->element_add_child(croot, "x", NS_MUC_USER) == NULL)) {
         api->stanza_unref(copy);

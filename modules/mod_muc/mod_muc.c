@@ -76,6 +76,18 @@ char *muc_join_jid(const char *local, const char *domain, const char *resource)
     return jid;
 }
 
+int muc_type_is(const char *type, const char *want)
+{
+    return type != NULL && strcmp(type, want) == 0;
+}
+
+void muc_reply_result(const mynah_stanza *iq)
+{
+    mynah_stanza *reply = api->stanza_reply(iq);
+    if (reply)
+        api->route(reply);
+}
+
 void muc_error(const mynah_stanza *stanza, const char *type,
                const char *condition, const char *text)
 {
@@ -156,9 +168,7 @@ static int on_disco_items(mynah_event *event, void *userdata)
 static int on_ping(mynah_event *event, void *userdata)
 {
     (void)userdata;
-    mynah_stanza *reply = api->stanza_reply(api->event_stanza(event));
-    if (reply)
-        api->route(reply);
+    muc_reply_result(api->event_stanza(event));
     return MYNAH_HANDLED;
 }
 

@@ -167,6 +167,10 @@ char *muc_strdup(const char *text);
 /* Adds a child with text; returns it or NULL. */
 mynah_element *muc_add_text_child(mynah_element *parent, const char *name,
                                   const char *xmlns, const char *text);
+/* 1 when a stanza's type attribute (may be NULL) is `want`. */
+int muc_type_is(const char *type, const char *want);
+/* Routes an empty result to an iq. */
+void muc_reply_result(const mynah_stanza *iq);
 /* "room@domain/nick" into a malloc'd string. */
 char *muc_join_jid(const char *local, const char *domain, const char *resource);
 

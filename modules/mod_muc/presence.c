@@ -19,11 +19,6 @@
 
 /* ---- helpers ---- */
 
-static int is_type(const char *type, const char *want)
-{
-    return type != NULL && strcmp(type, want) == 0;
-}
-
 /* Sends a presence built for one recipient. */
 static void send_to(mynah_stanza *presence, const char *to)
 {
@@ -370,12 +365,12 @@ int presence_to_occupant(muc_service *service, mynah_stanza *presence)
             enter(service, room, name, nick, from, api->jid_bare(user),
                   api->jid_part(user, MYNAH_JID_DOMAIN), presence, modified);
         }
-    } else if (is_type(type, "unavailable") && o != NULL) {
+    } else if (muc_type_is(type, "unavailable") && o != NULL) {
         /* §7.14: leaving, with the user's status text. */
         occupant_set_presence(o, presence);
         presence_remove(room, o, 0, NULL, NULL);
         room_reap_if_empty(room);
-    } else if (is_type(type, "error") && o != NULL) {
+    } else if (muc_type_is(type, "error") && o != NULL) {
         /* The user's client or server bounced our presence: the user is
          * no longer reachable (status 333, "technical reasons"). */
         presence_remove(room, o, 333, NULL, NULL);
