@@ -64,15 +64,6 @@ static memory_db database;
 
 /* ---- helpers ---- */
 
-static char *copy_string(const char *s)
-{
-    size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (copy != NULL)
-        memcpy(copy, s, len + 1);
-    return copy;
-}
-
 /* 0, or -1 when out of memory (the old value is kept). */
 static int value_set(memory_value *value, const void *data, size_t len)
 {
@@ -144,7 +135,7 @@ static int list_copy_init(list_copy *list, size_t n, int with_values)
 static int list_copy_add(list_copy *list, const char *key,
                          const memory_value *value)
 {
-    char *k = copy_string(key);
+    char *k = strdup(key);
     void *v = value ? copy_bytes(value->data, value->len) : NULL;
     if (k == NULL || (value != NULL && v == NULL)) {
         free(k);
@@ -251,9 +242,9 @@ static scope *scope_get_or_create(const memory_store *st, const char *user)
     if (s == NULL)
         return NULL;
     s->kind = st->kind;
-    s->host = copy_string(st->host);
-    s->store = copy_string(st->name);
-    s->user = copy_string(user);
+    s->host = strdup(st->host);
+    s->store = strdup(st->name);
+    s->user = strdup(user);
     if (s->host == NULL || s->store == NULL || s->user == NULL) {
         free(s->host);
         free(s->store);
@@ -315,8 +306,8 @@ static void *store_open(void *driver_data, const char *host,
     if (st == NULL)
         return NULL;
     st->db = driver_data;
-    st->host = copy_string(host);
-    st->name = copy_string(name);
+    st->host = strdup(host);
+    st->name = strdup(name);
     st->kind = kind;
     if (st->host == NULL || st->name == NULL) {
         free(st->host);
@@ -442,7 +433,7 @@ static int map_put(scope *s, const char *key, const void *data, size_t len)
     if (grow((void **)&s->entries, &s->entry_cap, s->entry_count,
              sizeof *s->entries) < 0)
         return -1;
-    map_entry entry = {copy_string(key), {NULL, 0}};
+    map_entry entry = {strdup(key), {NULL, 0}};
     if (entry.key == NULL || value_set(&entry.value, data, len) < 0) {
         free(entry.key);
         return -1;
@@ -515,7 +506,7 @@ static void archive_append(void *handle, const char *user,
     }
     archive_entry entry = {st->db->next_id + 1, item->when, NULL, {NULL, 0}};
     if ((item->with != NULL &&
-         (entry.with = copy_string(item->with)) == NULL) ||
+         (entry.with = strdup(item->with)) == NULL) ||
         value_set(&entry.value, item->data, item->len) < 0) {
         free(entry.with);
         scope_drop_if_empty(st->db, s);
@@ -619,9 +610,9 @@ static int archive_item_copy(mynah_archive_item *out, const archive_entry *e)
 {
     char id[24];
     snprintf(id, sizeof id, "%" PRIu64, e->id);
-    out->id = copy_string(id);
+    out->id = strdup(id);
     out->when = e->when;
-    out->with = e->with ? copy_string(e->with) : NULL;
+    out->with = e->with ? strdup(e->with) : NULL;
     out->data = copy_bytes(e->value.data, e->value.len);
     out->len = e->value.len;
     return out->id && (out->with || !e->with) && out->data ? 0 : -1;

@@ -143,15 +143,6 @@ typedef struct sqlite_store {
     enum mynah_store_kind kind;
 } sqlite_store;
 
-static char *copy_string(const char *s)
-{
-    size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (copy != NULL)
-        memcpy(copy, s, len + 1);
-    return copy;
-}
-
 static void log_db_error(sqlite_db *db, const char *what)
 {
     api->log(self, MYNAH_LOG_ERROR, "%s: %s (%s)", what,
@@ -226,7 +217,7 @@ static void *column_copy(sqlite3_stmt *stmt, int column, size_t *len)
 /* mkdir -p with mode 0700 for the directory that will hold the file. */
 static int make_parent_dirs(const char *path)
 {
-    char *dir = copy_string(path);
+    char *dir = strdup(path);
     if (dir == NULL)
         return -1;
     char *slash = strrchr(dir, '/');
@@ -360,7 +351,7 @@ static char *database_path(void)
     if (file == NULL || file[0] == '\0')
         file = DEFAULT_FILE;
     if (file[0] == '/')
-        return copy_string(file);
+        return strdup(file);
     const char *dir = api->data_path();
     if (dir == NULL || dir[0] == '\0') {
         api->log(self, MYNAH_LOG_ERROR,
@@ -415,8 +406,8 @@ static void *store_open(void *driver_data, const char *host,
     if (store == NULL)
         return NULL;
     store->db = driver_data;
-    store->host = copy_string(host);
-    store->name = copy_string(name);
+    store->host = strdup(host);
+    store->name = strdup(name);
     store->kind = kind;
     if (store->host == NULL || store->name == NULL) {
         free(store->host);
@@ -564,7 +555,7 @@ static int rows_collect(sqlite_db *db, sqlite3_stmt *stmt, int with_values,
             rows->cap = cap;
         }
         const char *key = (const char *)sqlite3_column_text(stmt, 0);
-        char *key_copy = copy_string(key ? key : "");
+        char *key_copy = strdup(key ? key : "");
         void *value = NULL;
         if (key_copy != NULL && with_values) {
             value = column_copy(stmt, 1, &rows->lens[rows->count]);
@@ -756,8 +747,8 @@ static int archive_row_add(archive_rows *rows, sqlite3_stmt *stmt)
     snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(stmt, 0));
     item->when = sqlite3_column_int64(stmt, 1);
     const char *with = (const char *)sqlite3_column_text(stmt, 2);
-    char *id_copy = copy_string(id);
-    char *with_copy = with ? copy_string(with) : NULL;
+    char *id_copy = strdup(id);
+    char *with_copy = with ? strdup(with) : NULL;
     void *data = column_copy(stmt, 3, &item->len);
     if (id_copy == NULL || (with != NULL && with_copy == NULL) ||
         data == NULL) {
