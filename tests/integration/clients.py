@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mynah_harness import BUILDDIR, Raw, header
+from mynah_harness import BUILDDIR, Raw, finish_event_loop, header
 
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
 BIND_NS = "urn:ietf:params:xml:ns:xmpp-bind"
@@ -353,11 +353,5 @@ def slixmpp_login(server, user, password, mechanisms, direct_tls=False,
             xmpp.abort()
         except Exception:
             pass
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-        asyncio.set_event_loop(None)
+        finish_event_loop(loop)
     return result

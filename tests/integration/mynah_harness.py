@@ -4,6 +4,7 @@ Every test module gets its own server: its own data folder, its own
 loopback ports, its own log.  Nothing is shared, so test files run in
 parallel.
 """
+import asyncio
 import os
 import re
 import signal
@@ -18,6 +19,32 @@ BUILDDIR = os.environ.get("MYNAH_BUILDDIR") or os.path.abspath(
 SRCDIR = os.environ.get("MYNAH_SRCDIR") or BUILDDIR
 MYNAHD = os.path.join(BUILDDIR, "mynahd")
 MYNAHCTL = os.path.join(BUILDDIR, "mynahctl")
+
+
+def finish_event_loop(loop):
+    """Ends a test's own asyncio loop: cancels the tasks still on it
+    (slixmpp leaves some), lets them finish, closes it and unsets it."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def without_channel_binding(xmpp):
+    """slixmpp 1.8 knows only tls-unique, which TLS 1.3 lacks, and would
+    claim channel binding ("y") in SCRAM: make it say "n"."""
+    mech = xmpp["feature_mechanisms"]
+    default_credentials = mech.sasl_callback
+
+    def credentials(required, optional):
+        values = default_credentials(required, optional)
+        values["channel_binding"] = None
+        return values
+
+    mech.sasl_callback = credentials
 
 
 def free_port():

@@ -12,7 +12,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mynah_harness import Raw, plain_login
+from mynah_harness import (Raw, finish_event_loop, plain_login,
+                            without_channel_binding)
 
 CLIENT = "{jabber:client}"
 STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -128,16 +129,7 @@ def with_slixmpp(server, user, password, conversation, plugins=(),
     xmpp.loop = loop
     xmpp.ca_certs = Path(server.cert_path())
     xmpp.ssl_context = ssl.create_default_context(cafile=server.cert_path())
-    mech = xmpp["feature_mechanisms"]
-    default_credentials = mech.sasl_callback
-
-    def credentials(required, optional):
-        # slixmpp 1.8 only knows tls-unique, absent on TLS 1.3: say "n".
-        values = default_credentials(required, optional)
-        values["channel_binding"] = None
-        return values
-
-    mech.sasl_callback = credentials
+    without_channel_binding(xmpp)
     for plugin in plugins:
         xmpp.register_plugin(plugin)
     outcome = {}
@@ -169,13 +161,7 @@ def with_slixmpp(server, user, password, conversation, plugins=(),
             xmpp.abort()
         except Exception:
             pass
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-        asyncio.set_event_loop(None)
+        finish_event_loop(loop)
     if "error" in outcome:
         raise outcome["error"]
     assert "value" in outcome, "slixmpp did not get a session"

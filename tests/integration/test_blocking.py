@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mynah_harness import Mynah  # noqa: E402
+from mynah_harness import Mynah, finish_event_loop  # noqa: E402
 from im_client import (Client, any_presence, error_condition, is_message,  # noqa: E402
                        is_presence, tag)
 
@@ -365,13 +365,7 @@ def test_slixmpp_blocking_plugin(server):
         first, second = loop.run_until_complete(asyncio.wait_for(outcome, 15))
     finally:
         xmpp.abort()
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-        asyncio.set_event_loop(None)
+        finish_event_loop(loop)
     assert first == ["mike@localhost", "oscar@localhost"]
     assert second == ["mike@localhost"]
     mike = online(server, "mike", "check")

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from mynah_harness import (finish_event_loop,  # noqa: E402
+                            without_channel_binding)
 from test_muc_helpers import MUC, PASSWORD, muc_server  # noqa: E402
 
 slixmpp = pytest.importorskip("slixmpp")
@@ -30,14 +32,7 @@ async def connect(server, loop, user):
     xmpp.loop = loop
     xmpp.ca_certs = Path(server.cert_path())
     xmpp.ssl_context = ssl.create_default_context(cafile=server.cert_path())
-    mech = xmpp["feature_mechanisms"]
-    default_credentials = mech.sasl_callback
-
-    def credentials(required, optional):
-        values = default_credentials(required, optional)
-        values["channel_binding"] = None  # see clients.slixmpp_login
-        return values
-    mech.sasl_callback = credentials
+    without_channel_binding(xmpp)
     for plugin in ("xep_0030", "xep_0045", "xep_0004", "xep_0203"):
         xmpp.register_plugin(plugin)
     started = loop.create_future()
@@ -131,10 +126,4 @@ def test_slixmpp_muc_plugin(server):
     try:
         loop.run_until_complete(asyncio.wait_for(scenario(server, loop), 40))
     finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-        asyncio.set_event_loop(None)
+        finish_event_loop(loop)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mynah_harness import Mynah, Raw, plain_login  # noqa: E402
+from mynah_harness import (Mynah, Raw, finish_event_loop,  # noqa: E402
+                            plain_login)
 
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 VCARD = "vcard-temp"
@@ -197,13 +198,7 @@ def run_slixmpp(server, user, plugins, scenario, timeout=15):
         return loop.run_until_complete(asyncio.wait_for(outcome, timeout))
     finally:
         xmpp.abort()
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
-        asyncio.set_event_loop(None)
+        finish_event_loop(loop)
 
 
 # -- private XML storage -----------------------------------------------------
