@@ -242,6 +242,7 @@ static int muc_start(void)
         bench_log("muc needs --window W (closed loop) or --rate R (open loop)");
         return -1;
     }
+    opt.clients = opt.rooms * opt.occupants; /* as the report shows it */
     client_handler = &muc_events;
     client_plan = PLAN_ROSTER | PLAN_PRESENCE;
     if (pool_create((size_t)(opt.rooms * opt.occupants)) < 0)
