@@ -21,6 +21,7 @@ struct sasl_client {
     char *client_first_bare;
     unsigned char server_signature[MAX_DIGEST];
     int have_signature;
+    int nonce_given;        /* by sasl_client_set_nonce */
 };
 
 /* ---- base64 ---- */
@@ -282,6 +283,15 @@ static char *scram_username(const char *user)
     return out;
 }
 
+int sasl_client_set_nonce(sasl_client *s, const char *nonce)
+{
+    if (strlen(nonce) >= sizeof s->nonce || strchr(nonce, ',') != NULL)
+        return -1;
+    snprintf(s->nonce, sizeof s->nonce, "%s", nonce);
+    s->nonce_given = 1;
+    return 0;
+}
+
 char *sasl_client_first(sasl_client *s)
 {
     if (s->mech == AUTH_PLAIN) {
@@ -298,18 +308,19 @@ char *sasl_client_first(sasl_client *s)
         free(msg);
         return b64;
     }
-    unsigned char rnd[NONCE_BYTES];
-    if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd) < 0)
-        return NULL;
-    char *nonce = base64_encode(rnd, sizeof rnd); /* no ',' in base64 */
-    char *name = scram_username(s->user);
-    if (nonce == NULL || name == NULL) {
+    if (!s->nonce_given) {
+        unsigned char rnd[NONCE_BYTES];
+        if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd) < 0)
+            return NULL;
+        char *nonce = base64_encode(rnd, sizeof rnd); /* no ',' in base64 */
+        if (nonce == NULL)
+            return NULL;
+        snprintf(s->nonce, sizeof s->nonce, "%s", nonce);
         free(nonce);
-        free(name);
-        return NULL;
     }
-    snprintf(s->nonce, sizeof s->nonce, "%s", nonce);
-    free(nonce);
+    char *name = scram_username(s->user);
+    if (name == NULL)
+        return NULL;
     size_t len = strlen(name) + strlen(s->nonce) + 8;
     s->client_first_bare = malloc(len);
     if (s->client_first_bare == NULL) {

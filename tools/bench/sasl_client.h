@@ -24,6 +24,10 @@ sasl_client *sasl_client_new(auth_mech mech, const char *user,
                              const char *password);
 void sasl_client_free(sasl_client *s);
 
+/* Tests: use this client nonce instead of a random one (printable ASCII,
+ * no ','; at most 35 characters).  Call before sasl_client_first. */
+int sasl_client_set_nonce(sasl_client *s, const char *nonce);
+
 /* The initial response, base64 (malloc'ed), or NULL. */
 char *sasl_client_first(sasl_client *s);
 

@@ -71,6 +71,8 @@ uint64_t hist_percentile(const histogram *h, double p)
     uint64_t want = (uint64_t)((double)h->total * p / 100.0 + 0.999999);
     if (want == 0)
         want = 1;
+    if (want >= h->total)
+        return h->max; /* exact, not a bucket's middle */
     uint64_t seen = 0;
     for (size_t i = 0; i < BUCKETS; i++) {
         seen += h->counts[i];
