@@ -121,7 +121,9 @@ int listener_open(const char *address, int port, listener_accept_fn accept_fn,
     l->userdata = userdata;
     l->evl = evconnlistener_new(server.base, listener_on_accept, l,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                                -1, fd);
+                                /* 0: already listening with our backlog
+                                 * (-1 would listen() again with 128) */
+                                0, fd);
     if (l->evl == NULL) {
         close(fd);
         free(l);
