@@ -665,6 +665,18 @@ int jid_prepare_string(const char *text, char **out)
     return 0;
 }
 
+int jid_check_prepared(const char *text)
+{
+    struct jid_prepared prepared;
+    /* Room for the longest valid JID: three parts and two separators. */
+    char canonical[3 * (JID_PART_MAX + 1) + 2];
+
+    if (text == NULL || jid_parse(text, &prepared) < 0)
+        return -1;
+    jid_write(&prepared, true, canonical);
+    return strcmp(canonical, text) == 0 ? 1 : 0;
+}
+
 static char *jid_part_dup(const struct jid_part_buf *part)
 {
     char *copy = malloc(part->len + 1);

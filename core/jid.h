@@ -40,6 +40,11 @@ static inline const char *jid_resource(const mynah_jid *j) { return jid_part(j, 
  * keeping a mynah_jid. */
 int jid_prepare_string(const char *text, char **out);
 
+/* 1 if text is a valid JID already in its prepared form (routing can use
+ * it as is), 0 if valid but preparing would change it, -1 if malformed.
+ * Allocates nothing: the router calls it for every 'to' a client sends. */
+int jid_check_prepared(const char *text);
+
 /* Individual profiles, for SASL usernames, resource binding and host names
  * in the config.  Each applies the same rules as the matching part of a JID
  * (so jid_nameprep also removes a trailing dot, converts A-labels and

@@ -613,7 +613,7 @@ void router_from_client(mynah_session *origin, mynah_stanza *stanza)
         }
         /* RFC 6120 §8.1.1.1: no 'to' means the account's bare JID. */
         stanza_set_attr(stanza, "to", jid_bare(origin->jid));
-    } else {
+    } else if (jid_check_prepared(to) != 1) {
         char *prepared = NULL;
         if (jid_prepare_string(to, &prepared) < 0) {
             mynah_stanza *err = stanza_error_reply(stanza, "modify",

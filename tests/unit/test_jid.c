@@ -502,8 +502,26 @@ static void test_idempotent(void)
     is_int(bad, 0, "preparing a prepared JID changes nothing");
 }
 
+/* The router's no-allocation check of a client's 'to'. */
+static void test_check_prepared(void)
+{
+    is_int(jid_check_prepared("juliet@example.com/balcony"), 1,
+           "a prepared JID is used as is");
+    is_int(jid_check_prepared("example.com"), 1, "a prepared domain too");
+    is_int(jid_check_prepared("Juliet@Example.COM/Balcony"), 0,
+           "case to fold: preparation needed");
+    is_int(jid_check_prepared("fu\xc3\x9f" "ball@example.com"), 0,
+           "non-ASCII that nodeprep maps: preparation needed");
+    is_int(jid_check_prepared("example.com."), 0, "a trailing dot is removed");
+    is_int(jid_check_prepared("a b@example.com"), -1, "a space in the local part");
+    is_int(jid_check_prepared("@example.com"), -1, "an empty local part");
+    is_int(jid_check_prepared("juliet@example.com/"), -1, "an empty resource");
+    is_int(jid_check_prepared(NULL), -1, "NULL");
+}
+
 int main(void)
 {
+    test_check_prepared();
     test_rfc7622_valid_examples();
     test_rfc7622_invalid_examples();
     test_case_folding();
