@@ -1221,6 +1221,53 @@ static mynah_host **hosts_of(const mynah_module *m, size_t *count, int *global)
     return list;
 }
 
+/* ---- state handed over on reload ---- */
+
+typedef struct saved_state {
+    void *data;
+    size_t len;
+    int present;
+} saved_state;
+
+static void save_one(mynah_module *m, mynah_host *host, saved_state *st)
+{
+    if (m->desc->save == NULL)
+        return;
+    void *data = NULL;
+    size_t len = 0;
+    if (m->desc->save(m, host, &data, &len) != 0) {
+        log_msg(MYNAH_LOG_WARN, "modules", "module '%s' could not save its "
+                "state on %s; the new version starts afresh there", m->name,
+                host ? host->name : "the server");
+        free(data);
+        return;
+    }
+    st->data = data;
+    st->len = len;
+    st->present = data != NULL;
+}
+
+static void save_states(mynah_module *m, int global, mynah_host **hosts,
+                        size_t count, saved_state *states)
+{
+    for (size_t i = 0; i < count; i++)
+        save_one(m, hosts[i], &states[i]);
+    if (global)
+        save_one(m, NULL, &states[count]);
+}
+
+static void restore_states(mynah_module *m, int global, mynah_host **hosts,
+                           size_t count, const saved_state *states)
+{
+    if (m->desc->restore == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (states[i].present)
+            m->desc->restore(m, hosts[i], states[i].data, states[i].len);
+    if (global && states[count].present)
+        m->desc->restore(m, NULL, states[count].data, states[count].len);
+}
+
 static int start_everywhere(mynah_module *m, int global, mynah_host **hosts,
                             size_t count, char **error)
 {
@@ -1280,6 +1327,17 @@ int module_reload(const char *name, char **error)
         return -1;
     }
 
+    /* What the running version hands over (save), per host; index count
+     * is the global instance. */
+    saved_state *states = calloc(count + 1, sizeof *states);
+    if (states == NULL) {
+        free(hosts);
+        module_close(fresh);
+        set_error(error, "module '%s' was not reloaded: out of memory", name);
+        return -1;
+    }
+    save_states(old, global, hosts, count, states);
+
     /* Take the running version out everywhere and finish it, but keep its
      * code mapped until the new version is up. */
     module_ref(old);
@@ -1318,14 +1376,19 @@ int module_reload(const char *name, char **error)
             set_error(error, "module '%s' was not reloaded: the new version "
                       "failed (%s); the previous version was restored", name,
                       why ? why : "unknown error");
+            restore_states(old, global, hosts, count, states);
         }
         free(restore_why);
         rc = -1;
     } else {
+        restore_states(fresh, global, hosts, count, states);
         log_msg(MYNAH_LOG_INFO, "modules", "module '%s' reloaded (version %s)",
                 name, fresh->desc->version ? fresh->desc->version : "?");
         old->unloading = 1;
     }
+    for (size_t i = 0; i <= count; i++)
+        free(states[i].data);
+    free(states);
     free(why);
     free(hosts);
     module_unref(old); /* closes the previous version unless restored */

@@ -378,5 +378,5 @@ MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
     sizeof(mynah_module_descriptor), "register", "0.1.0",
     NULL, register_options,
     register_init, register_add_host, register_remove_host, NULL, NULL,
-    {0},
+    NULL, NULL, {0},
 };

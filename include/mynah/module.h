@@ -21,12 +21,13 @@
  *   MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
  *       MYNAH_MODULE_MAGIC, MYNAH_ABI_MAJOR, MYNAH_ABI_MINOR,
  *       sizeof(mynah_module_descriptor), "hello", "1.0",
- *       NULL, NULL, init, add_host, NULL, NULL, NULL, {0}
+ *       NULL, NULL, init, add_host, NULL, NULL, NULL, NULL, NULL, {0}
  *   };
  */
 #ifndef MYNAH_MODULE_H
 #define MYNAH_MODULE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "types.h"
 
@@ -89,7 +90,21 @@ typedef struct mynah_module_descriptor {
     int (*reload)(mynah_module *module, mynah_host *host);
     /* Once, before the shared object is closed. */
     void (*fini)(mynah_module *module);
-    void *reserved[8];
+    /*
+     * Optional: reload keeps state (`mynahctl reload-module`).  Before the
+     * running version leaves a host, save() may hand over its state there
+     * as bytes (malloc'd, *state NULL for none; pointers into the old code
+     * must not be in it: that code is unmapped).  After the new version's
+     * add_host() on that host, restore() gets the same bytes; the core
+     * frees them afterwards.  If the new version fails to start, the old
+     * one is started again and restore() goes to it.  These took two of
+     * the reserved slots, so a module built before them has them NULL.
+     */
+    int (*save)(mynah_module *module, mynah_host *host, void **state,
+                size_t *len);
+    void (*restore)(mynah_module *module, mynah_host *host, const void *state,
+                    size_t len);
+    void *reserved[6];
 } mynah_module_descriptor;
 
 #endif

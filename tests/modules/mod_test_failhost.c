@@ -37,4 +37,4 @@ static void fini(mynah_module *m)
 MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
     MYNAH_MODULE_MAGIC, MYNAH_ABI_MAJOR, MYNAH_ABI_MINOR,
     sizeof(mynah_module_descriptor), "test_failhost", "1.0",
-    NULL, NULL, init, add_host, remove_host, NULL, fini, {0}};
+    NULL, NULL, init, add_host, remove_host, NULL, fini, NULL, NULL, {0}};

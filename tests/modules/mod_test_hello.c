@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_trace.h"
 
@@ -107,6 +108,34 @@ static void remove_host(mynah_module *m, mynah_host *h)
     test_trace(api, "test_hello", "remove", h);
 }
 
+#ifndef HELLO_BROKEN
+/* Reload keeps the per-host count: handed over as plain bytes. */
+static int save(mynah_module *m, mynah_host *h, void **state, size_t *len)
+{
+    hello_host *hh = api->host_get_data(m, h);
+    if (hh == NULL)
+        return 0;
+    int *copy = malloc(sizeof *copy);
+    if (copy == NULL)
+        return -1;
+    *copy = hh->greeted;
+    *state = copy;
+    *len = sizeof *copy;
+    return 0;
+}
+
+static void restore(mynah_module *m, mynah_host *h, const void *state,
+                    size_t len)
+{
+    hello_host *hh = api->host_get_data(m, h);
+    if (hh != NULL && len == sizeof(int))
+        memcpy(&hh->greeted, state, sizeof(int));
+}
+#else
+#define save NULL
+#define restore NULL
+#endif
+
 static void fini(mynah_module *m)
 {
     test_trace(api, "test_hello", "fini", NULL);
@@ -116,4 +145,4 @@ static void fini(mynah_module *m)
 MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
     MYNAH_MODULE_MAGIC, MYNAH_ABI_MAJOR, MYNAH_ABI_MINOR,
     sizeof(mynah_module_descriptor), "test_hello", "1.0",
-    NULL, options, init, add_host, remove_host, NULL, fini, {0}};
+    NULL, options, init, add_host, remove_host, NULL, fini, save, restore, {0}};

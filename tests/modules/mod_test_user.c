@@ -42,4 +42,4 @@ static const char *const depends[] = {"test_hello", NULL};
 MYNAH_MODULE_EXPORT const mynah_module_descriptor mynah_module_v1 = {
     MYNAH_MODULE_MAGIC, MYNAH_ABI_MAJOR, MYNAH_ABI_MINOR,
     sizeof(mynah_module_descriptor), "test_user", "1.0",
-    depends, NULL, init, add_host, remove_host, NULL, fini, {0}};
+    depends, NULL, init, add_host, remove_host, NULL, fini, NULL, NULL, {0}};
