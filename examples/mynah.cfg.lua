@@ -31,9 +31,23 @@ pidfile = "mynahd.pid"
 admins = { "admin@example.org" }
 -- plugin_paths = { "/usr/local/lib/mynah/modules" }
 
--- Modules for every VirtualHost.
+-- Modules for every VirtualHost (doc/modules-im.md).  A name resolves to
+-- mod_NAME.so, or mod_NAME.lua / NAME.lua (Lua modules and bots).
 modules_enabled = {
+    "roster", "presence", "disco", "offline", "ping", "version", "time",
+    "last", "blocking", "vcard", "private",
+    -- "register",   -- in-band registration; also set allow_registration
+    -- "motd",       -- a welcome message (Lua); motd_text = "..."
+    -- "sensordata", "iot_control",   -- IoT (doc/iot.md)
 }
+allow_registration = false
 
 VirtualHost "example.org"
     -- ssl = { certificate = "certs/example.org.crt", key = "certs/example.org.key" }
+
+-- Multi-user chat (doc/muc.md)
+Component "rooms.example.org" "muc"
+
+-- Things (doc/iot.md)
+-- Component "discovery.example.org" "iot_discovery"
+-- Component "provisioning.example.org" "iot_provisioning"
