@@ -171,3 +171,15 @@ def test_import_creates_many_accounts(running):
     raw = Raw(running.port)
     plain_login(raw, "alice", "pw-alice", resource="unchanged")
     raw.close()
+
+
+def test_the_example_config_is_valid(tmp_path):
+    """examples/mynah.cfg.lua stays true to the code."""
+    import shutil
+    import subprocess
+    from mynah_harness import MYNAHCTL, SRCDIR
+    cfg = tmp_path / "mynah.cfg.lua"
+    shutil.copy(os.path.join(SRCDIR, "examples", "mynah.cfg.lua"), cfg)
+    r = subprocess.run([MYNAHCTL, "-c", str(cfg), "check"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
