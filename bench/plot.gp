@@ -1,7 +1,8 @@
 # The chart of BENCHMARKS.md: one panel per workload, a bar per server at
 # the median of the repeats, with a line from the minimum to the maximum.
 # bench/compare runs it as
-#   gnuplot -e "dir='RUN'; outfile='X.png'; panels=N; array title[N] = [...]" bench/plot.gp
+#   gnuplot -e "dir='RUN'; outfile='X.png'; panels=N; array title[N] = [...];
+#               array logy[N] = [0 or 1, ...]" bench/plot.gp
 # where RUN/panel-I.dat holds one line per server: "name" median min max
 # colour (0 mynah, 1 prosody, 2 prosody-gc, 3 ejabberd).
 set terminal pngcairo size 1600,900 font "DejaVu Sans,10" noenhanced
@@ -22,6 +23,7 @@ unset key
 color(i) = i == 0 ? 0xe66101 : i == 1 ? 0x5e9bd1 : i == 2 ? 0x2166ac : 0x4dac26
 do for [i=1:panels] {
     set title title[i] font ",10"
+    if (logy[i]) { set logscale y; set yrange [*:*] } else { unset logscale y; set yrange [0:*] }
     file = sprintf("%s/panel-%d.dat", dir, i)
     plot file using 0:2:(color($5)):xtic(1) with boxes lc rgb variable, \
          file using 0:2:3:4 with yerrorbars lc rgb "black" pt 0 lw 1.5
