@@ -150,14 +150,24 @@ static void reg_on_element(client *c, const char *el, size_t len)
     (void)c; (void)el; (void)len;
 }
 
-static void reg_finished(void)
+/* The last registration ends inside a client's own callback: the pool (and
+ * that client) is freed from the loop, after the callback has returned. */
+static void reg_finish_from_loop(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd; (void)what; (void)arg;
     ramp_reached_total = ramp_failed_total = 0;
     pool_destroy();
     bench_log("registration: %llu created, %llu existed already, of %zu",
               (unsigned long long)client_registered,
               (unsigned long long)client_already_registered, register_count);
     register_done();
+}
+
+static void reg_finished(void)
+{
+    if (event_base_once(bench_base, -1, EV_TIMEOUT, reg_finish_from_loop, NULL,
+                        NULL) < 0)
+        reg_finish_from_loop(-1, 0, NULL);
 }
 
 static void reg_on_failed(client *c, const char *reason)
